@@ -1,0 +1,134 @@
+"""The `recur` command: generate synthetic exports, run the pipeline, start the sandbox, demo.
+
+Heavy imports (Dagster, the generator) happen inside each command, so `recur --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from orchestration import environment
+
+
+def _progress(total_label: str):
+    """A compact progress bar on stderr for long loops (tqdm, shipped with our dependencies)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=total_label, unit="day", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sandbox.generate import generate
+
+    out = Path(args.out) if args.out else environment.exports_path()
+    summary = generate(
+        out,
+        users=args.users,
+        days=args.days,
+        seed=args.seed,
+        faults=args.faults,
+        start=args.start,
+        progress=_progress("generating"),
+    )
+    print(f"wrote synthetic exports to {out} in {summary.seconds:.1f} s")
+    for key, value in summary.as_dict().items() if hasattr(summary, "as_dict") else vars(
+        summary
+    ).items():
+        if key != "seconds":
+            print(f"  {key}: {value}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.definitions import defs
+    from orchestration.runner import run
+
+    report = run(defs, select=args.select, log_level="INFO" if args.verbose else "WARNING")
+    if report.failed:
+        print(f"{len(report.failed)} of {len(report.runs)} runs failed", file=sys.stderr)
+        return 1
+    print(f"{len(report.runs)} runs succeeded")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.servers.cli import serve
+
+    return serve(environment.exports_path(), host=args.host, port=args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.demo import demo
+
+    return demo(users=args.users, days=args.days, seed=args.seed, faults=args.faults)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="recur",
+        description="Recur: product-analytics exports in, a DuckDB retention warehouse out.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic Mixpanel and Amplitude exports")
+    g.add_argument("--out", help="export folder to write (default: RECUR_EXPORTS)")
+    g.add_argument("--users", type=int, default=2000, help="people to simulate (default 2000)")
+    g.add_argument("--days", type=int, default=30, help="days of activity (default 30)")
+    g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
+    g.add_argument("--faults", type=float, default=0.0,
+                   help="share of extra faulty lines, 0 to 1 (default 0)")
+    g.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1),
+                   help="first day, YYYY-MM-DD (default 2026-01-01)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="materialize assets for every export day present")
+    r.add_argument("--select", help="Dagster asset selection, e.g. 'group:ingest' (default: all)")
+    r.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sandbox", help="serve RECUR_EXPORTS through local vendor export APIs")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.set_defaults(func=cmd_sandbox)
+
+    d = sub.add_parser("demo", help="the whole story on synthetic data")
+    d.add_argument("--users", type=int, default=2000)
+    d.add_argument("--days", type=int, default=30)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--faults", type=float, default=0.01)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    # dbt, run by Dagster as a subprocess, must be found next to this interpreter.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a clear one-line error for known failures, a traceback otherwise
+        from sources.errors import SourceError
+
+        if isinstance(exc, SourceError | ValueError):
+            print(f"recur {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""All environment logic in one place: where the warehouse, the sync state and the exports live.
+
+Every setting is optional and has a working default for the embedded setup. Relative paths are
+taken from the directory Recur is started in (the project root for `make` targets) and made
+absolute here, so that dbt, which runs in ``dbt_project/``, sees the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULTS = {
+    "RECUR_WAREHOUSE": "data/warehouse.duckdb",
+    "RECUR_STATE": "data/state.duckdb",
+    "RECUR_EXPORTS": "data/exports",
+}
+
+# Credentials for pulling exports over HTTP; when they are absent the exports folder is used as is.
+MIXPANEL_ENV = (
+    "MIXPANEL_SERVICE_ACCOUNT_USERNAME",
+    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+    "MIXPANEL_PROJECT_ID",
+)
+AMPLITUDE_ENV = ("AMPLITUDE_API_KEY", "AMPLITUDE_SECRET_KEY")
+
+
+def _path(name: str) -> Path:
+    return Path(os.environ.get(name) or DEFAULTS[name]).expanduser().resolve()
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file (``RECUR_WAREHOUSE``)."""
+    return _path("RECUR_WAREHOUSE")
+
+
+def state_path() -> Path:
+    """The sync-state DuckDB file (``RECUR_STATE``), apart from the warehouse."""
+    return _path("RECUR_STATE")
+
+
+def exports_path() -> Path:
+    """The export folder holding ``mixpanel/`` and ``amplitude/`` (``RECUR_EXPORTS``)."""
+    return _path("RECUR_EXPORTS")
+
+
+def has_env(names: tuple[str, ...]) -> bool:
+    """True when every named variable is set (values are never read here)."""
+    return all(os.environ.get(n) for n in names)

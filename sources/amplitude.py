@@ -1,0 +1,145 @@
+"""Amplitude export zips: member extraction, parsing, validation and de-duplication as DuckDB SQL.
+
+An export zip holds gzip NDJSON files, one or more per upload hour. DuckDB cannot read inside a zip,
+so members are copied out (still compressed) to a temporary folder and scanned from there.
+De-duplication follows Amplitude and Fivetran (formats.md §4): one row per ``uuid``, then one per
+``device_id`` + ``$insert_id``, keeping the copy uploaded last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+from sources import validation
+from sources.errors import UnreadableFileError
+
+SOURCE = "amplitude"
+TABLE = "raw.amplitude_events"
+
+_TEXT_FIELDS = (
+    "uuid event_type user_id device_id $insert_id platform os_name os_version device_family "
+    "device_type country region city language library version_name"
+).split()
+_JSON_FIELDS = (
+    "amplitude_id event_id session_id app paying event_time client_event_time client_upload_time "
+    "server_received_time server_upload_time processed_time event_properties user_properties groups "
+    "group_properties data"
+).split()
+_SPEC = (
+    "{"
+    + ", ".join([f'"{f}": "VARCHAR"' for f in _TEXT_FIELDS] + [f'"{f}": "JSON"' for f in _JSON_FIELDS])
+    + "}"
+)
+
+COLUMNS = (
+    "uuid, event_name, user_id, device_id, amplitude_id, insert_id, event_id, session_id, event_at, "
+    "client_event_at, client_upload_at, server_received_at, server_upload_at, processed_at, "
+    "event_key, event_properties, user_properties, groups, group_properties, data, app, platform, "
+    "os_name, os_version, device_family, device_type, country, region, city, language, library, "
+    "version_name, paying"
+)
+
+DEDUP_ORDER = "client_upload_at desc nulls last, file, line_number"
+
+
+def extract(zip_path: Path, name: str, folder: Path) -> list[tuple[Path, str]]:
+    """Copy the members of an export zip into ``folder``; return (path, ledger name) pairs."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            members = sorted(i for i in archive.infolist() if not i.is_dir())
+            out = []
+            for index, info in enumerate(sorted(members, key=lambda i: i.filename)):
+                suffix = ".json.gz" if info.filename.endswith(".gz") else ".json"
+                target = folder / f"{index:05d}{suffix}"
+                with archive.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                out.append((target, f"{name}/{info.filename}"))
+            return out
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFileError(f"cannot read the Amplitude export {zip_path}: {exc}") from exc
+
+
+def _timestamp(field: str) -> str:
+    """A text timestamp field as TIMESTAMP (space or T form), null when absent or unparseable."""
+    return f"try_cast(r.{field} ->> '$' as timestamp)"
+
+
+def _bigint(field: str) -> str:
+    return f"try_cast(r.{field} ->> '$' as bigint)"
+
+
+def parse_sql(partition: str) -> str:
+    """SQL creating ``_parsed`` from ``_lines``: typed columns plus a ``reason`` for bad lines."""
+    return f"""
+    create or replace temp table _parsed as
+    with rec as (
+        select file, line_number, line, try(from_json(line, '{_SPEC}')) as r
+        from _lines
+    ),
+    typed as (
+        select file, line_number, line, r,
+               r.uuid, r.event_type as event_name, r.user_id, r.device_id,
+               {_bigint("amplitude_id")} as amplitude_id,
+               r."$insert_id" as insert_id,
+               {_bigint("event_id")} as event_id,
+               {_bigint("session_id")} as session_id,
+               json_type(r.event_time) as time_type,
+               {_timestamp("event_time")} as event_at,
+               {_timestamp("client_event_time")} as client_event_at,
+               {_timestamp("client_upload_time")} as client_upload_at,
+               {_timestamp("server_received_time")} as server_received_at,
+               {_timestamp("server_upload_time")} as server_upload_at,
+               {_timestamp("processed_time")} as processed_at,
+               r.event_properties, r.user_properties, r.groups, r.group_properties, r.data,
+               {_bigint("app")} as app,
+               r.platform, r.os_name, r.os_version, r.device_family, r.device_type, r.country,
+               r.region, r.city, r.language, r.library, r.version_name,
+               try_cast(r.paying ->> '$' as boolean) as paying
+        from rec
+    ),
+    checked as (
+        select *,
+            case
+                when r is null then {validation.unparsed_reason("line")}
+                when not starts_with(ltrim(line), '{{') then 'not an Amplitude event: expected a JSON object'
+                when event_name is null then 'event_type missing'
+                when coalesce(user_id, device_id, amplitude_id::varchar) is null
+                    then 'no user identity: user_id, device_id and amplitude_id are all missing'
+                when time_type is null or time_type = 'NULL' then 'event_time missing'
+                when time_type <> 'VARCHAR'
+                    then 'event_time is a ' || lower(time_type) || ' (' || r.event_time::varchar
+                         || '), expected text like 2024-06-10 14:05:00.123000'
+                when event_at is null
+                    then 'event_time ''' || (r.event_time ->> '$') || ''' is not a timestamp'
+                {validation.time_reasons("epoch(event_at)", partition)}
+            end as reason
+        from typed
+    )
+    select file, line_number, line, reason,
+           uuid, event_name, user_id, device_id, amplitude_id, insert_id, event_id, session_id,
+           case when reason is null then event_at end as event_at,
+           client_event_at, client_upload_at, server_received_at, server_upload_at, processed_at,
+           case when reason is null then coalesce(
+               uuid,
+               case when insert_id is not null and device_id is not null
+                    then md5(concat_ws(chr(31), 'insert', device_id, insert_id)) end,
+               md5(concat_ws(chr(31), 'event', event_id, device_id, client_event_at, user_id,
+                             event_name, event_at)))
+           end as event_key,
+           event_properties, user_properties, groups, group_properties, data, app, platform,
+           os_name, os_version, device_family, device_type, country, region, city, language,
+           library, version_name, paying
+    from checked
+    """
+
+
+def duplicate_sql() -> str:
+    """True for every copy but the kept one: per uuid, then per device_id + $insert_id."""
+    return f"""(
+        (uuid is not null
+         and row_number() over (partition by uuid order by {DEDUP_ORDER}) > 1)
+        or (insert_id is not null and device_id is not null
+            and row_number() over (partition by device_id, insert_id order by {DEDUP_ORDER}) > 1)
+    )"""

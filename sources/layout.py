@@ -1,0 +1,90 @@
+"""Where export files live and which export day each one holds.
+
+The export folder (``RECUR_EXPORTS``) holds ``mixpanel/`` with one raw-export file per UTC day
+(``*.jsonl``, ``*.json``, ``*.jsonl.gz``, ``*.json.gz``; the day as ``YYYY-MM-DD`` in the name),
+``mixpanel/profiles/`` with Engage pages, and ``amplitude/`` with export zips (the day in the name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sources.errors import ExportsFolderError
+
+MIXPANEL = "mixpanel"
+AMPLITUDE = "amplitude"
+MIXPANEL_PROFILES = "mixpanel_profiles"
+EVENT_SOURCES = (MIXPANEL, AMPLITUDE)
+
+_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_SUFFIXES = {
+    MIXPANEL: (".jsonl", ".json", ".jsonl.gz", ".json.gz"),
+    AMPLITUDE: (".zip",),
+}
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One file of an export folder and the export day it holds."""
+
+    source: str
+    path: Path
+    day: date
+    name: str  # path relative to the export folder, as recorded in the ledger and quarantine
+
+
+def check_exports_folder(root: Path) -> None:
+    """Fail with a message that says what to change when ``root`` is not an export folder."""
+    if not root.is_dir():
+        raise ExportsFolderError(
+            f"RECUR_EXPORTS points to {root}, which does not exist: run `recur generate --out {root}` "
+            "or set RECUR_EXPORTS to a folder holding mixpanel/ and/or amplitude/"
+        )
+    if not any((root / s).is_dir() for s in EVENT_SOURCES):
+        raise ExportsFolderError(
+            f"RECUR_EXPORTS points to {root}, which has no mixpanel/ or amplitude/ folder"
+        )
+
+
+def day_of(path: Path) -> date | None:
+    """The export day named in a file name, or None when the name holds no valid date."""
+    match = _DAY.search(path.name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def export_files(root: Path, source: str) -> dict[date, list[ExportFile]]:
+    """The export files of one source, grouped by day, sorted by name within a day."""
+    folder = root / source
+    by_day: dict[date, list[ExportFile]] = defaultdict(list)
+    if not folder.is_dir():
+        return {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or not path.name.endswith(_SUFFIXES[source]):
+            continue
+        day = day_of(path)
+        if day is None:
+            raise ExportsFolderError(
+                f"{path} has no YYYY-MM-DD day in its name: rename it so the export day is known"
+            )
+        by_day[day].append(ExportFile(source, path, day, path.relative_to(root).as_posix()))
+    return dict(sorted(by_day.items()))
+
+
+def export_days(root: Path, source: str) -> list[date]:
+    """The export days present for a source, oldest first."""
+    return list(export_files(root, source))
+
+
+def profile_pages(root: Path) -> list[Path]:
+    """The Engage pages of ``mixpanel/profiles/``, in page order."""
+    folder = root / MIXPANEL / "profiles"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []

@@ -1,0 +1,191 @@
+"""Exactly-once loading of one export day of one source into ``raw``.
+
+A day is the unit of loading: all its files are read, validated and de-duplicated together, and
+the day's rows, quarantine entries and ledger lines replace the previous ones in one transaction, so
+re-loading a day changes nothing and a crash leaves the previous load in place. A day whose files
+all have the fingerprints recorded in the ledger is skipped.
+
+Every physical line read ends up in exactly one of three places, counted per file in
+``raw.load_ledger``: the events table (loaded), nowhere (a duplicate of a loaded row), or
+``raw.quarantine`` with a reason (``lines_read = loaded + duplicates + quarantined``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import duckdb
+
+from sources import amplitude, layout, lines, mixpanel
+from sources.errors import SourceError
+
+SOURCES: dict[str, ModuleType] = {mixpanel.SOURCE: mixpanel, amplitude.SOURCE: amplitude}
+
+
+@dataclass
+class FileCounts:
+    """One ledger line: what became of the lines of one file."""
+
+    file: str
+    lines_read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+
+@dataclass
+class PartitionLoad:
+    """The outcome of loading one export day of one source."""
+
+    source: str
+    day: date
+    skipped: bool
+    files: list[FileCounts] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lines_read(self) -> int:
+        return sum(f.lines_read for f in self.files)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 of a file's bytes (about 1.7 GB/s here, small next to parsing it)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, source: str, day: date) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "select distinct export_file, fingerprint from raw.load_ledger "
+        "where source = ? and partition = ?",
+        [source, day],
+    ).fetchall()
+    return set(rows)
+
+
+def _ledger(con: duckdb.DuckDBPyConnection, source: str, day: date) -> list[FileCounts]:
+    rows = con.execute(
+        "select file, lines_read, loaded, duplicates, quarantined from raw.load_ledger "
+        "where source = ? and partition = ? order by file",
+        [source, day],
+    ).fetchall()
+    return [FileCounts(*row) for row in rows]
+
+
+def load_partition(
+    con: duckdb.DuckDBPyConnection,
+    exports: Path,
+    source: str,
+    day: date,
+    *,
+    force: bool = False,
+) -> PartitionLoad:
+    """Load (or re-load) every export file of ``source`` for ``day``; skip it when unchanged.
+
+    ``con`` must be a writable warehouse connection with the raw schema in place.
+    """
+    started = time.perf_counter()
+    module = SOURCES[source]
+    files = layout.export_files(exports, source).get(day, [])
+    prints = {(f.name, fingerprint(f.path)) for f in files}
+    if not force and prints == _recorded(con, source, day):
+        return PartitionLoad(source, day, True, _ledger(con, source, day))
+
+    counts: dict[str, FileCounts] = {}
+    export_of: dict[str, layout.ExportFile] = {}  # ledger file -> the export file on disk
+    lines.start(con)
+    with tempfile.TemporaryDirectory(prefix="recur-") as tmp:
+        for export in files:
+            members = (
+                amplitude.extract(export.path, export.name, Path(tmp))
+                if source == amplitude.SOURCE
+                else [(export.path, export.name)]
+            )
+            for path, name in members:
+                counts[name] = FileCounts(name, lines_read=lines.read(con, path, name))
+                export_of[name] = export
+    con.execute(module.parse_sql(day.isoformat()))
+    # Duplicates are few: find them on a narrow projection, then keep rows by anti-join, so the
+    # wide rows are never sorted or windowed (this halves the load time of a 1M-event day).
+    con.execute(
+        f"""
+        create or replace temp table _duplicates as
+        select file, line_number from (
+            select file, line_number, {module.duplicate_sql()} as is_duplicate
+            from _parsed where reason is null)
+        where is_duplicate
+        """
+    )
+    outcomes = """
+        select file, 'quarantined' as outcome, count(*) as n from _parsed
+        where reason is not null group by file
+        union all select file, 'quarantined', count(*) from _line_rejects group by file
+        union all select file, 'duplicates', count(*) from _duplicates group by file
+        union all select file, 'loaded', count(*) from _parsed
+        where reason is null group by file
+    """
+    for name, outcome, n in con.execute(outcomes).fetchall():
+        setattr(counts[name], outcome, getattr(counts[name], outcome) + n)
+    for c in counts.values():
+        c.loaded -= c.duplicates
+        if c.lines_read != c.loaded + c.duplicates + c.quarantined:
+            raise SourceError(f"ledger does not balance for {c.file}: {c}")  # a bug, never data
+
+    fingerprints = dict(prints)
+    params = [source, day]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {module.TABLE} where partition = ?", [day])
+        con.execute("delete from raw.quarantine where source = ? and partition = ?", params)
+        con.execute("delete from raw.load_ledger where source = ? and partition = ?", params)
+        con.execute(
+            f"""insert into {module.TABLE} ({module.COLUMNS}, partition, source_file, line_number,
+                                            loaded_at)
+                select {module.COLUMNS}, ?, file, line_number, now()::timestamp
+                from _parsed p where reason is null and not exists (
+                    select 1 from _duplicates d
+                    where d.file = p.file and d.line_number = p.line_number)""",
+            [day],
+        )
+        con.execute(
+            """insert into raw.quarantine
+               select ?, file, line_number, line, reason, ?, now()::timestamp from (
+                   select file, line_number, line, reason from _parsed where reason is not null
+                   union all select file, line_number, line, reason from _line_rejects)
+               order by file, line_number""",
+            params,
+        )
+        con.executemany(
+            "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
+            [
+                [source, c.file, day, c.lines_read, c.loaded, c.duplicates, c.quarantined,
+                 export_of[c.file].name, fingerprints[export_of[c.file].name]]
+                for c in counts.values()
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _parsed; drop table if exists _duplicates")
+    return PartitionLoad(source, day, False, sorted(counts.values(), key=lambda c: c.file),
+                         time.perf_counter() - started)

@@ -1,0 +1,45 @@
+"""Quarantine reasons shared by the event sources, as SQL ``case`` branches.
+
+Reasons are written for a person reading ``raw.quarantine``: what is wrong and, where it helps, what
+to do about it.
+"""
+
+from __future__ import annotations
+
+EARLIEST = "2000-01-01"
+EARLIEST_EPOCH = 946684800
+# An event may be stamped up to a day after its export day (late uploads, clock skew); beyond that
+# the device clock is wrong and the event would sit in the future of every report.
+FUTURE_TOLERANCE_DAYS = 1
+TERMINATED_EARLY = "terminated early"
+
+
+def unparsed_reason(line: str) -> str:
+    """A SQL expression: why ``line``, which did not parse as a JSON object, was quarantined.
+
+    Only evaluated for lines that failed to parse, so good lines pay nothing for it.
+    """
+    return f"""case
+        when {line} is null or trim({line}) = '' then 'empty line'
+        when trim({line}) = '{TERMINATED_EARLY}'
+            then 'the export stream ended with "{TERMINATED_EARLY}": this day is incomplete, export it again'
+        when not ends_with(rtrim({line}), '}}')
+            then 'truncated JSON: the line ends before its object closes'
+        else 'malformed JSON: the line is not a valid JSON object'
+    end"""
+
+
+def time_reasons(seconds: str, partition: str) -> str:
+    """``when`` branches for event times (``seconds`` since the epoch) outside the plausible range."""
+    limit = f"epoch(date '{partition}' + interval {FUTURE_TOLERANCE_DAYS + 1} day)"
+    shown = (
+        f"case when {seconds} between -6e10 and 2.5e11 "
+        f"then strftime(make_timestamp(({seconds} * 1e6)::bigint), '%Y-%m-%d %H:%M:%S') "
+        f"else {seconds}::varchar end"
+    )
+    return f"""
+        when {seconds} < {EARLIEST_EPOCH}
+            then 'event time ' || {shown} || ' is before {EARLIEST}'
+        when {seconds} >= {limit}
+            then 'event time ' || {shown} || ' is in the future of its export day {partition}'
+    """
