@@ -22,7 +22,12 @@ def resources() -> dict[str, object]:
     }
 
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    dg.Definitions(resources=resources(), executor=dg.in_process_executor),
-)
+def build_defs() -> dg.Definitions:
+    """All definitions, with resources read from the environment now."""
+    return dg.Definitions.merge(
+        ingest.defs,
+        dg.Definitions(resources=resources(), executor=dg.in_process_executor),
+    )
+
+
+defs = build_defs()

@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh warehouse connection and helpers that write tiny export folders."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sources.warehouse import connect, ensure_raw_schema
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    """A writable warehouse file with the raw schema, closed after the test."""
+    con = connect(tmp_path / "warehouse.duckdb")
+    ensure_raw_schema(con)
+    yield con
+    con.close()
+
+
+def mixpanel_line(event: str = "Page Viewed", time: int = 1767225600, **props) -> str:
+    """One Mixpanel raw-export line; ``props`` are the event's properties besides ``time``."""
+    return json.dumps({"event": event, "properties": {"time": time, **props}})
+
+
+def amplitude_line(**fields) -> str:
+    """One Amplitude export line with sensible defaults for the fields not given."""
+    base = {
+        "event_type": "Page Viewed",
+        "uuid": "00000000-0000-4000-8000-000000000001",
+        "user_id": None,
+        "device_id": "d-1",
+        "amplitude_id": 1001,
+        "event_id": 1,
+        "session_id": 1767225600000,
+        "event_time": "2026-01-01 00:00:00.000000",
+        "client_event_time": "2026-01-01 00:00:00.000000",
+        "client_upload_time": "2026-01-01 00:00:05.000000",
+        "server_received_time": "2026-01-01 00:00:05.100000",
+        "server_upload_time": "2026-01-01 00:00:05.200000",
+        "processed_time": "2026-01-01 00:00:06.000000",
+        "event_properties": {},
+        "user_properties": {},
+        "platform": "iOS",
+    }
+    base.update(fields)
+    if "$insert_id" not in fields:  # one insert id per uuid unless a test says otherwise
+        base["$insert_id"] = f"i-{base['uuid']}" if base["uuid"] else None
+    return json.dumps(base)
+
+
+def write_mixpanel_day(root: Path, day: str, lines: list[str | bytes], suffix: str = ".jsonl") -> Path:
+    """Write one Mixpanel day file (plain or gzip by suffix) under ``root/mixpanel``."""
+    path = root / "mixpanel" / f"{day}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\n" for ln in lines)
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    return path
+
+
+def write_amplitude_day(root: Path, day: str, hours: dict[int, list[str | bytes]]) -> Path:
+    """Write one Amplitude export zip (hourly gzip members) under ``root/amplitude``."""
+    path = root / "amplitude" / f"187520_{day}.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for hour, lines in sorted(hours.items()):
+            data = b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\n" for ln in lines)
+            archive.writestr(f"187520_{day}_{hour}#0.json.gz", gzip.compress(data))
+    path.write_bytes(buffer.getvalue())
+    return path

@@ -1,0 +1,126 @@
+"""The Dagster code location: definitions load, ingest assets materialize, checks and sensor work."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from orchestration.defs.ingest.asset_checks import ledger_checks
+from orchestration.defs.ingest.assets import raw_amplitude_events, raw_mixpanel_events
+from orchestration.defs.ingest.sensors import new_export_files
+from orchestration.resources import ExportFolderResource, WarehouseResource
+from sources.warehouse import connect
+from tests.conftest import amplitude_line, mixpanel_line, write_amplitude_day, write_mixpanel_day
+
+T = 1767225600
+
+
+@pytest.fixture
+def exports(tmp_path, monkeypatch):
+    root = tmp_path / "exports"
+    write_mixpanel_day(root, "2026-01-01", [
+        mixpanel_line(time=T + i, distinct_id="u", **{"$insert_id": f"i{i}"}) for i in range(10)
+    ] + [mixpanel_line(time=T, distinct_id="u", **{"$insert_id": "i0"}), "{broken"])
+    write_mixpanel_day(root, "2026-01-02", [mixpanel_line(time=T + 86400, distinct_id="u")])
+    write_amplitude_day(root, "2026-01-01", {
+        h: [amplitude_line(uuid=f"00000000-0000-4000-8000-{h:012d}")] for h in range(3)})
+    monkeypatch.setenv("RECUR_EXPORTS", str(root))
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    return root
+
+
+def resources(exports, tmp_path):
+    return {
+        "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+        "exports": ExportFolderResource(path=str(exports)),
+    }
+
+
+def test_definitions_load_with_the_ingest_group():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    ingest = {k.to_user_string() for k in dg.AssetSelection.groups("ingest").resolve(graph)}
+    assert ingest == {"raw/mixpanel_events", "raw/amplitude_events", "raw/mixpanel_profiles"}
+    assert len(list(graph.asset_check_keys)) == 3
+    assert defs.resolve_sensor_def("new_export_files") is not None
+
+
+def test_materializing_a_day_reports_its_counts(exports, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("mixpanel_days", ["2026-01-01", "2026-01-02"])
+    result = dg.materialize(
+        [raw_mixpanel_events, *ledger_checks[:1]],
+        partition_key="2026-01-01",
+        instance=instance,
+        resources=resources(exports, tmp_path),
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("raw__mixpanel_events")
+    meta = {k: v.value for k, v in materialization.metadata.items()}
+    assert (meta["lines_read"], meta["loaded"], meta["duplicates"], meta["quarantined"]) == (
+        12, 10, 1, 1)
+    assert "truncated JSON" in meta["quarantine"]
+    assert len(meta["preview"].splitlines()) == 2 + 5  # header, rule and five rows
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["lines_read"].value == 12
+
+
+def test_the_ledger_check_fails_when_the_table_lost_rows(exports, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("amplitude_days", ["2026-01-01"])
+    res = resources(exports, tmp_path)
+    assert dg.materialize([raw_amplitude_events], partition_key="2026-01-01", instance=instance,
+                          resources=res).success
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        con.execute("delete from raw.amplitude_events where rowid = 0")
+    result = dg.materialize([raw_amplitude_events, ledger_checks[1]], instance=instance,
+                            resources=res, selection=dg.AssetSelection.checks(ledger_checks[1]),
+                            raise_on_error=False)
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert "the ledger says 3 loaded, raw.amplitude_events holds 2" in check.metadata[
+        "problems"].value
+
+
+def test_the_sensor_requests_new_and_changed_days_only(exports):
+    instance = dg.DagsterInstance.ephemeral()
+    first = new_export_files(dg.build_sensor_context(instance=instance))
+    requested = sorted((r.asset_selection[0].to_user_string(), r.partition_key)
+                       for r in first.run_requests)
+    assert requested == [("raw/amplitude_events", "2026-01-01"),
+                         ("raw/mixpanel_events", "2026-01-01"), ("raw/mixpanel_events", "2026-01-02")]
+    added = {r.partitions_def_name: sorted(r.partition_keys)
+             for r in first.dynamic_partitions_requests}
+    assert added == {"mixpanel_days": ["2026-01-01", "2026-01-02"], "amplitude_days": ["2026-01-01"]}
+
+    quiet = new_export_files(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert isinstance(quiet, dg.SkipReason)
+
+    write_mixpanel_day(exports, "2026-01-02", [mixpanel_line(time=T + 86400, distinct_id="v")] * 2)
+    write_mixpanel_day(exports, "2026-01-03", [mixpanel_line(time=T + 2 * 86400, distinct_id="v")])
+    later = new_export_files(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert sorted(r.partition_key for r in later.run_requests) == ["2026-01-02", "2026-01-03"]
+    assert [r.partition_keys for r in later.dynamic_partitions_requests] == [["2026-01-03"]]
+    assert set(json.loads(later.cursor)) == {
+        "mixpanel:2026-01-01", "mixpanel:2026-01-02", "mixpanel:2026-01-03", "amplitude:2026-01-01"}
+
+
+def test_recur_run_loads_every_day_present(exports, tmp_path):
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+
+    report = run(build_defs(), select="group:ingest", dagster_instance=dg.DagsterInstance.ephemeral(),
+                 echo=lambda _: None)
+    assert [(name, day, ok) for name, day, ok, _ in report.runs] == [
+        ("amplitude_days", "2026-01-01", True),
+        ("mixpanel_days", "2026-01-01", True),
+        ("mixpanel_days", "2026-01-02", True),
+        ("unpartitioned", None, True),
+    ]
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        assert con.execute(
+            "select source, sum(lines_read), sum(loaded) from raw.load_ledger group by 1 order by 1"
+        ).fetchall() == [("amplitude", 3, 3), ("mixpanel", 13, 11)]
