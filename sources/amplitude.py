@@ -48,7 +48,7 @@ def extract(zip_path: Path, name: str, folder: Path) -> list[tuple[Path, str]]:
     """Copy the members of an export zip into ``folder``; return (path, ledger name) pairs."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            members = sorted(i for i in archive.infolist() if not i.is_dir())
+            members = [i for i in archive.infolist() if not i.is_dir()]
             out = []
             for index, info in enumerate(sorted(members, key=lambda i: i.filename)):
                 suffix = ".json.gz" if info.filename.endswith(".gz") else ".json"
