@@ -12,24 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration import environment
-
-
-def _progress(total_label: str):
-    """A compact progress bar on stderr for long loops (tqdm, shipped with our dependencies)."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=total_label, unit="day", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
+from orchestration.progress import progress_bar
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -43,12 +26,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=args.faults,
         start=args.start,
-        progress=_progress("generating"),
+        progress=progress_bar("generating"),
     )
     print(f"wrote synthetic exports to {out} in {summary.seconds:.1f} s")
-    for key, value in summary.as_dict().items() if hasattr(summary, "as_dict") else vars(
-        summary
-    ).items():
+    for key, value in (
+        summary.as_dict().items() if hasattr(summary, "as_dict") else vars(summary).items()
+    ):
         if key != "seconds":
             print(f"  {key}: {value}")
     return 0
@@ -90,10 +73,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--users", type=int, default=2000, help="people to simulate (default 2000)")
     g.add_argument("--days", type=int, default=30, help="days of activity (default 30)")
     g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
-    g.add_argument("--faults", type=float, default=0.0,
-                   help="share of extra faulty lines, 0 to 1 (default 0)")
-    g.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1),
-                   help="first day, YYYY-MM-DD (default 2026-01-01)")
+    g.add_argument(
+        "--faults", type=float, default=0.0, help="share of extra faulty lines, 0 to 1 (default 0)"
+    )
+    g.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 1, 1),
+        help="first day, YYYY-MM-DD (default 2026-01-01)",
+    )
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="materialize assets for every export day present")

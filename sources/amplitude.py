@@ -29,7 +29,9 @@ _JSON_FIELDS = (
 ).split()
 _SPEC = (
     "{"
-    + ", ".join([f'"{f}": "VARCHAR"' for f in _TEXT_FIELDS] + [f'"{f}": "JSON"' for f in _JSON_FIELDS])
+    + ", ".join(
+        [f'"{f}": "VARCHAR"' for f in _TEXT_FIELDS] + [f'"{f}": "JSON"' for f in _JSON_FIELDS]
+    )
     + "}"
 )
 

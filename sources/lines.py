@@ -63,7 +63,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> int:
         f"""
         insert into {REJECTS_TABLE}
         select {_literal(name)}, line, csv_line,
-               coalesce(case error_type::varchar {' '.join(f"when '{k}' then {_literal(v)}" for k, v in _REJECT_REASONS.items())} end,
+               coalesce(case error_type::varchar {" ".join(f"when '{k}' then {_literal(v)}" for k, v in _REJECT_REASONS.items())} end,
                         error_message)
         from _scan_errors;
         """
@@ -80,5 +80,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> int:
         f"insert into {LINES_TABLE} select {_literal(name)}, {number}, line from _file_lines"
     )
     read_count = con.execute("select count(*) from _file_lines").fetchone()[0] + rejected
-    con.execute("drop table _file_lines; drop table if exists _scan_errors; drop table if exists _scan_info")
+    con.execute(
+        "drop table _file_lines; drop table if exists _scan_errors; drop table if exists _scan_info"
+    )
     return read_count

@@ -176,8 +176,17 @@ def load_partition(
         con.executemany(
             "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
             [
-                [source, c.file, day, c.lines_read, c.loaded, c.duplicates, c.quarantined,
-                 export_of[c.file].name, fingerprints[export_of[c.file].name]]
+                [
+                    source,
+                    c.file,
+                    day,
+                    c.lines_read,
+                    c.loaded,
+                    c.duplicates,
+                    c.quarantined,
+                    export_of[c.file].name,
+                    fingerprints[export_of[c.file].name],
+                ]
                 for c in counts.values()
             ],
         )
@@ -187,5 +196,10 @@ def load_partition(
         raise
     finally:
         con.execute("drop table if exists _parsed; drop table if exists _duplicates")
-    return PartitionLoad(source, day, False, sorted(counts.values(), key=lambda c: c.file),
-                         time.perf_counter() - started)
+    return PartitionLoad(
+        source,
+        day,
+        False,
+        sorted(counts.values(), key=lambda c: c.file),
+        time.perf_counter() - started,
+    )

@@ -43,9 +43,7 @@ def load_profiles(
     if not force and prints == recorded:
         return True, _counts(con), time.perf_counter() - started
 
-    con.execute(
-        "create or replace temp table _pages (file varchar, line_number bigint, p json)"
-    )
+    con.execute("create or replace temp table _pages (file varchar, line_number bigint, p json)")
     for page in pages:
         try:
             con.execute(

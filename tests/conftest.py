@@ -53,7 +53,9 @@ def amplitude_line(**fields) -> str:
     return json.dumps(base)
 
 
-def write_mixpanel_day(root: Path, day: str, lines: list[str | bytes], suffix: str = ".jsonl") -> Path:
+def write_mixpanel_day(
+    root: Path, day: str, lines: list[str | bytes], suffix: str = ".jsonl"
+) -> Path:
     """Write one Mixpanel day file (plain or gzip by suffix) under ``root/mixpanel``."""
     path = root / "mixpanel" / f"{day}{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)

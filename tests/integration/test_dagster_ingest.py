@@ -20,12 +20,18 @@ T = 1767225600
 @pytest.fixture
 def exports(tmp_path, monkeypatch):
     root = tmp_path / "exports"
-    write_mixpanel_day(root, "2026-01-01", [
-        mixpanel_line(time=T + i, distinct_id="u", **{"$insert_id": f"i{i}"}) for i in range(10)
-    ] + [mixpanel_line(time=T, distinct_id="u", **{"$insert_id": "i0"}), "{broken"])
+    write_mixpanel_day(
+        root,
+        "2026-01-01",
+        [mixpanel_line(time=T + i, distinct_id="u", **{"$insert_id": f"i{i}"}) for i in range(10)]
+        + [mixpanel_line(time=T, distinct_id="u", **{"$insert_id": "i0"}), "{broken"],
+    )
     write_mixpanel_day(root, "2026-01-02", [mixpanel_line(time=T + 86400, distinct_id="u")])
-    write_amplitude_day(root, "2026-01-01", {
-        h: [amplitude_line(uuid=f"00000000-0000-4000-8000-{h:012d}")] for h in range(3)})
+    write_amplitude_day(
+        root,
+        "2026-01-01",
+        {h: [amplitude_line(uuid=f"00000000-0000-4000-8000-{h:012d}")] for h in range(3)},
+    )
     monkeypatch.setenv("RECUR_EXPORTS", str(root))
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     return root
@@ -61,7 +67,11 @@ def test_materializing_a_day_reports_its_counts(exports, tmp_path):
     [materialization] = result.asset_materializations_for_node("raw__mixpanel_events")
     meta = {k: v.value for k, v in materialization.metadata.items()}
     assert (meta["lines_read"], meta["loaded"], meta["duplicates"], meta["quarantined"]) == (
-        12, 10, 1, 1)
+        12,
+        10,
+        1,
+        1,
+    )
     assert "truncated JSON" in meta["quarantine"]
     assert len(meta["preview"].splitlines()) == 2 + 5  # header, rule and five rows
     [check] = result.get_asset_check_evaluations()
@@ -72,29 +82,43 @@ def test_the_ledger_check_fails_when_the_table_lost_rows(exports, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("amplitude_days", ["2026-01-01"])
     res = resources(exports, tmp_path)
-    assert dg.materialize([raw_amplitude_events], partition_key="2026-01-01", instance=instance,
-                          resources=res).success
+    assert dg.materialize(
+        [raw_amplitude_events], partition_key="2026-01-01", instance=instance, resources=res
+    ).success
     with connect(tmp_path / "warehouse.duckdb") as con:
         con.execute("delete from raw.amplitude_events where rowid = 0")
-    result = dg.materialize([raw_amplitude_events, ledger_checks[1]], instance=instance,
-                            resources=res, selection=dg.AssetSelection.checks(ledger_checks[1]),
-                            raise_on_error=False)
+    result = dg.materialize(
+        [raw_amplitude_events, ledger_checks[1]],
+        instance=instance,
+        resources=res,
+        selection=dg.AssetSelection.checks(ledger_checks[1]),
+        raise_on_error=False,
+    )
     [check] = result.get_asset_check_evaluations()
     assert not check.passed
-    assert "the ledger says 3 loaded, raw.amplitude_events holds 2" in check.metadata[
-        "problems"].value
+    assert (
+        "the ledger says 3 loaded, raw.amplitude_events holds 2" in check.metadata["problems"].value
+    )
 
 
 def test_the_sensor_requests_new_and_changed_days_only(exports):
     instance = dg.DagsterInstance.ephemeral()
     first = new_export_files(dg.build_sensor_context(instance=instance))
-    requested = sorted((r.asset_selection[0].to_user_string(), r.partition_key)
-                       for r in first.run_requests)
-    assert requested == [("raw/amplitude_events", "2026-01-01"),
-                         ("raw/mixpanel_events", "2026-01-01"), ("raw/mixpanel_events", "2026-01-02")]
-    added = {r.partitions_def_name: sorted(r.partition_keys)
-             for r in first.dynamic_partitions_requests}
-    assert added == {"mixpanel_days": ["2026-01-01", "2026-01-02"], "amplitude_days": ["2026-01-01"]}
+    requested = sorted(
+        (r.asset_selection[0].to_user_string(), r.partition_key) for r in first.run_requests
+    )
+    assert requested == [
+        ("raw/amplitude_events", "2026-01-01"),
+        ("raw/mixpanel_events", "2026-01-01"),
+        ("raw/mixpanel_events", "2026-01-02"),
+    ]
+    added = {
+        r.partitions_def_name: sorted(r.partition_keys) for r in first.dynamic_partitions_requests
+    }
+    assert added == {
+        "mixpanel_days": ["2026-01-01", "2026-01-02"],
+        "amplitude_days": ["2026-01-01"],
+    }
 
     quiet = new_export_files(dg.build_sensor_context(instance=instance, cursor=first.cursor))
     assert isinstance(quiet, dg.SkipReason)
@@ -105,15 +129,23 @@ def test_the_sensor_requests_new_and_changed_days_only(exports):
     assert sorted(r.partition_key for r in later.run_requests) == ["2026-01-02", "2026-01-03"]
     assert [r.partition_keys for r in later.dynamic_partitions_requests] == [["2026-01-03"]]
     assert set(json.loads(later.cursor)) == {
-        "mixpanel:2026-01-01", "mixpanel:2026-01-02", "mixpanel:2026-01-03", "amplitude:2026-01-01"}
+        "mixpanel:2026-01-01",
+        "mixpanel:2026-01-02",
+        "mixpanel:2026-01-03",
+        "amplitude:2026-01-01",
+    }
 
 
 def test_recur_run_loads_every_day_present(exports, tmp_path):
     from orchestration.definitions import build_defs
     from orchestration.runner import run
 
-    report = run(build_defs(), select="group:ingest", dagster_instance=dg.DagsterInstance.ephemeral(),
-                 echo=lambda _: None)
+    report = run(
+        build_defs(),
+        select="group:ingest",
+        dagster_instance=dg.DagsterInstance.ephemeral(),
+        echo=lambda _: None,
+    )
     assert [(name, day, ok) for name, day, ok, _ in report.runs] == [
         ("amplitude_days", "2026-01-01", True),
         ("mixpanel_days", "2026-01-01", True),

@@ -33,8 +33,10 @@ def ledger_problems(con, source: str) -> list[str]:
         """,
         [source],
     ).fetchall()
-    return [f"{f}: {r} read <> {ld} loaded + {d} duplicates + {q} quarantined"
-            for f, r, ld, d, q in unbalanced] + [
+    return [
+        f"{f}: {r} read <> {ld} loaded + {d} duplicates + {q} quarantined"
+        for f, r, ld, d, q in unbalanced
+    ] + [
         f"partition {p}: the ledger says {ld} loaded, {table} holds {n}" for p, ld, n in mismatched
     ]
 
