@@ -49,6 +49,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pull(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from orchestration.resources import ExportAPIResource
+
+    exports = environment.exports_path()
+    end = args.end or args.start
+    days = [args.start + timedelta(days=i) for i in range((end - args.start).days + 1)]
+    sources = ["mixpanel", "amplitude"] if args.source == "all" else [args.source]
+    for source in sources:
+        api = ExportAPIResource(source=source)
+        if not api.enabled:
+            print(f"{source}: no credentials in the environment, skipped (see `recur sandbox`)")
+            continue
+        for day in days:
+            path = api.download_day(day, exports)
+            print(f"{source} {day}: {path or 'no data'}")
+        if source == "mixpanel" and args.profiles:
+            print(f"mixpanel profiles: {len(api.download_profiles(exports))} pages")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.servers.cli import serve
 
@@ -88,6 +110,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--select", help="Dagster asset selection, e.g. 'group:ingest' (default: all)")
     r.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")
     r.set_defaults(func=cmd_run)
+
+    pl = sub.add_parser("pull", help="download export days from the vendors' Export APIs")
+    pl.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    pl.add_argument("--end", type=date.fromisoformat, help="last day, included (default: --start)")
+    pl.add_argument("--source", choices=["mixpanel", "amplitude", "all"], default="all")
+    pl.add_argument("--no-profiles", dest="profiles", action="store_false",
+                    help="skip Mixpanel's Engage profiles")
+    pl.set_defaults(func=cmd_pull)
 
     s = sub.add_parser("sandbox", help="serve RECUR_EXPORTS through local vendor export APIs")
     s.add_argument("--host", default="127.0.0.1")

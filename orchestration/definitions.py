@@ -11,7 +11,7 @@ import dagster as dg
 
 from orchestration import environment
 from orchestration.defs import ingest
-from orchestration.resources import ExportFolderResource, WarehouseResource
+from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 
 
 def resources() -> dict[str, object]:
@@ -19,6 +19,8 @@ def resources() -> dict[str, object]:
     return {
         "warehouse": WarehouseResource(path=str(environment.warehouse_path())),
         "exports": ExportFolderResource(path=str(environment.exports_path())),
+        "mixpanel_api": ExportAPIResource(source="mixpanel"),
+        "amplitude_api": ExportAPIResource(source="amplitude"),
     }
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from orchestration import environment
+from sources import layout
+from sources.amplitude_api import AmplitudeExportClient
+from sources.mixpanel_api import MixpanelExportClient
 from sources.warehouse import connect, ensure_raw_schema
 
 
@@ -40,3 +45,32 @@ class ExportFolderResource(dg.ConfigurableResource):
     @property
     def root(self) -> Path:
         return Path(self.path)
+
+
+class ExportAPIResource(dg.ConfigurableResource):
+    """A vendor's Export API, used when its credentials are in the environment.
+
+    Credentials are read from the environment by the client itself (``from_env``) at the moment of
+    the call, so they never pass through Dagster's run config, logs or metadata.
+    """
+
+    source: str  # "mixpanel" or "amplitude"
+
+    @property
+    def enabled(self) -> bool:
+        if self.source == layout.MIXPANEL:
+            return environment.has_env(environment.MIXPANEL_ENV) or environment.has_env(
+                ("MIXPANEL_API_SECRET",)
+            )
+        return environment.has_env(environment.AMPLITUDE_ENV)
+
+    def download_day(self, day: date, exports: Path) -> Path | None:
+        """Download one export day into the export folder; None when the vendor has no data."""
+        client_class = MixpanelExportClient if self.source == layout.MIXPANEL else AmplitudeExportClient
+        with client_class.from_env() as client:
+            return client.download_day(day, exports)
+
+    def download_profiles(self, exports: Path) -> list[Path]:
+        """Download Mixpanel's Engage profiles into the export folder."""
+        with MixpanelExportClient.from_env() as client:
+            return client.download_profiles(exports)

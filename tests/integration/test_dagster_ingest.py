@@ -10,7 +10,7 @@ import pytest
 from orchestration.defs.ingest.asset_checks import ledger_checks
 from orchestration.defs.ingest.assets import raw_amplitude_events, raw_mixpanel_events
 from orchestration.defs.ingest.sensors import new_export_files
-from orchestration.resources import ExportFolderResource, WarehouseResource
+from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 from sources.warehouse import connect
 from tests.conftest import amplitude_line, mixpanel_line, write_amplitude_day, write_mixpanel_day
 
@@ -32,6 +32,8 @@ def exports(tmp_path, monkeypatch):
         "2026-01-01",
         {h: [amplitude_line(uuid=f"00000000-0000-4000-8000-{h:012d}")] for h in range(3)},
     )
+    for name in ("MIXPANEL_SERVICE_ACCOUNT_SECRET", "MIXPANEL_API_SECRET", "AMPLITUDE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)  # files only, unless a test opts into the APIs
     monkeypatch.setenv("RECUR_EXPORTS", str(root))
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     return root
@@ -41,6 +43,8 @@ def resources(exports, tmp_path):
     return {
         "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
         "exports": ExportFolderResource(path=str(exports)),
+        "mixpanel_api": ExportAPIResource(source="mixpanel"),
+        "amplitude_api": ExportAPIResource(source="amplitude"),
     }
 
 
@@ -156,3 +160,33 @@ def test_recur_run_loads_every_day_present(exports, tmp_path):
         assert con.execute(
             "select source, sum(lines_read), sum(loaded) from raw.load_ledger group by 1 order by 1"
         ).fetchall() == [("amplitude", 3, 3), ("mixpanel", 13, 11)]
+
+
+def test_with_credentials_a_day_is_pulled_from_the_export_api_then_loaded(
+    exports, tmp_path, monkeypatch
+):
+    from datetime import date
+
+    from sandbox.servers import SANDBOX_PROJECT_ID, SANDBOX_SECRET, SANDBOX_USERNAME, MixpanelServer
+
+    vendor = tmp_path / "vendor"  # what the vendor holds; the export folder starts without it
+    write_mixpanel_day(vendor, "2026-01-05", [
+        mixpanel_line(time=T + 4 * 86400 + i, distinct_id="u", **{"$insert_id": f"v{i}"})
+        for i in range(7)
+    ])
+    with MixpanelServer(vendor, today=date(2026, 2, 1)) as server:
+        monkeypatch.setenv("MIXPANEL_EXPORT_URL", server.url)
+        monkeypatch.setenv("MIXPANEL_SERVICE_ACCOUNT_USERNAME", SANDBOX_USERNAME)
+        monkeypatch.setenv("MIXPANEL_SERVICE_ACCOUNT_SECRET", SANDBOX_SECRET)
+        monkeypatch.setenv("MIXPANEL_PROJECT_ID", str(SANDBOX_PROJECT_ID))
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions("mixpanel_days", ["2026-01-05"])
+        result = dg.materialize([raw_mixpanel_events], partition_key="2026-01-05",
+                                instance=instance, resources=resources(exports, tmp_path))
+        assert [r.path for r in server.requests] == ["/api/2.0/export"]
+    assert result.success
+    assert (exports / "mixpanel" / "2026-01-05.jsonl.gz").exists()
+    [materialization] = result.asset_materializations_for_node("raw__mixpanel_events")
+    assert materialization.metadata["pulled_from_api"].value is True
+    assert materialization.metadata["loaded"].value == 7
+    assert SANDBOX_SECRET not in str(materialization.metadata)

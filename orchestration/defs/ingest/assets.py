@@ -8,7 +8,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.defs.ingest.partitions import amplitude_days, mixpanel_days
-from orchestration.resources import ExportFolderResource, WarehouseResource
+from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 from sources import layout
 from sources.loader import FileCounts, load_partition
 from sources.profiles import load_profiles
@@ -49,9 +49,17 @@ def _ingest_day(
     source: str,
     warehouse: WarehouseResource,
     exports: ExportFolderResource,
+    api: ExportAPIResource,
     preview_sql: str,
 ) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
+    pulled = False
+    if api.enabled:
+        # Re-pull on every materialization: late events (Mixpanel accepts them for 5 days) and
+        # re-exports after ID merges arrive in files that were already complete once.
+        path = api.download_day(day, exports.root)
+        pulled = path is not None
+        context.log.info(f"{source} {day}: pulled from the Export API into {path or '(no data)'}")
     with warehouse.connect() as con:
         result = load_partition(con, exports.root, source, day)
         preview = con.execute(preview_sql, [day, PREVIEW_ROWS])
@@ -59,6 +67,7 @@ def _ingest_day(
         metadata: dict[str, object] = {
             **_counts_metadata(result.files),
             "skipped_unchanged": result.skipped,
+            "pulled_from_api": pulled,
             "seconds": round(result.seconds, 3),
             "preview": dg.MetadataValue.md(_markdown_table(header, preview.fetchall())),
             **_quarantine_metadata(con, source, day),
@@ -81,7 +90,10 @@ def _ingest_day(
     owners=["team:data"],
 )
 def raw_mixpanel_events(
-    context: AssetExecutionContext, warehouse: WarehouseResource, exports: ExportFolderResource
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exports: ExportFolderResource,
+    mixpanel_api: ExportAPIResource,
 ) -> dg.MaterializeResult:
     """Mixpanel raw-export events of one UTC day, validated and de-duplicated on (event, time,
     $insert_id). Bad lines go to raw.quarantine with a reason; raw.load_ledger accounts for every
@@ -91,6 +103,7 @@ def raw_mixpanel_events(
         layout.MIXPANEL,
         warehouse,
         exports,
+        mixpanel_api,
         "select event_name, event_at, distinct_id, device_id, user_id, insert_id "
         "from raw.mixpanel_events where partition = ? order by event_at limit ?",
     )
@@ -104,7 +117,10 @@ def raw_mixpanel_events(
     owners=["team:data"],
 )
 def raw_amplitude_events(
-    context: AssetExecutionContext, warehouse: WarehouseResource, exports: ExportFolderResource
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exports: ExportFolderResource,
+    amplitude_api: ExportAPIResource,
 ) -> dg.MaterializeResult:
     """Amplitude export events uploaded on one UTC day (all hourly files of the day's zip),
     de-duplicated on uuid and on device_id + $insert_id. Bad lines go to raw.quarantine with a
@@ -114,6 +130,7 @@ def raw_amplitude_events(
         layout.AMPLITUDE,
         warehouse,
         exports,
+        amplitude_api,
         "select event_name, event_at, user_id, device_id, amplitude_id, session_id, uuid "
         "from raw.amplitude_events where partition = ? order by event_at limit ?",
     )
@@ -126,10 +143,16 @@ def raw_amplitude_events(
     owners=["team:data"],
 )
 def raw_mixpanel_profiles(
-    context: AssetExecutionContext, warehouse: WarehouseResource, exports: ExportFolderResource
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exports: ExportFolderResource,
+    mixpanel_api: ExportAPIResource,
 ) -> dg.MaterializeResult:
     """Mixpanel user profiles (Engage pages): email, names and geo per distinct_id. The table is
     replaced as a whole on each change, as profiles are state, not history."""
+    if mixpanel_api.enabled:
+        pages = mixpanel_api.download_profiles(exports.root)
+        context.log.info(f"pulled {len(pages)} Engage pages from the Mixpanel API")
     with warehouse.connect() as con:
         skipped, files, seconds = load_profiles(con, exports.root)
         preview = con.execute(

@@ -1,0 +1,42 @@
+"""Local stand-ins for the vendors' Export APIs, served from an export folder.
+
+Library code only (no Dagster): tests start them in a thread on a free loopback port, and
+``recur sandbox`` will run them in the foreground. See :mod:`sandbox.servers.base` for the
+request log and fault scripting every server shares.
+"""
+
+from __future__ import annotations
+
+from sandbox.servers.amplitude import SANDBOX_API_KEY, SANDBOX_SECRET_KEY, AmplitudeServer
+from sandbox.servers.base import (
+    Request,
+    RequestRecord,
+    Response,
+    SandboxServer,
+    ServerHandle,
+    run_in_thread,
+    serve_forever,
+)
+from sandbox.servers.mixpanel import (
+    SANDBOX_PROJECT_ID,
+    SANDBOX_SECRET,
+    SANDBOX_USERNAME,
+    MixpanelServer,
+)
+
+__all__ = [
+    "SANDBOX_API_KEY",
+    "SANDBOX_PROJECT_ID",
+    "SANDBOX_SECRET",
+    "SANDBOX_SECRET_KEY",
+    "SANDBOX_USERNAME",
+    "AmplitudeServer",
+    "MixpanelServer",
+    "Request",
+    "RequestRecord",
+    "Response",
+    "SandboxServer",
+    "ServerHandle",
+    "run_in_thread",
+    "serve_forever",
+]
