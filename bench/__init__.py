@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `make bench` runs them and records results in docs/benchmarks.md."""
