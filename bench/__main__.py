@@ -63,19 +63,24 @@ def main() -> int:
     for case in CASES:
         done = subprocess.run(
             [sys.executable, "-m", "bench.ingest", case, str(exports), str(OUT)],
-            check=True, capture_output=True, text=True, cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  {case}: {results[-1]['seconds']:.2f} s, {results[-1]['peak_rss_mb']:.0f} MB")
     (OUT / "ingest.json").write_text(json.dumps(results, indent=2))
-    report = "\n".join([
-        START,
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
-        f"{platform.python_version()}, `python -m bench --users {args.users} --days {args.days}`:",
-        "",
-        table(results),
-        END,
-    ])
+    report = "\n".join(
+        [
+            START,
+            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
+            f"{platform.python_version()}, `python -m bench --users {args.users} --days {args.days}`:",
+            "",
+            table(results),
+            END,
+        ]
+    )
     print("\n" + report)
     text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     head, rest = text.split(START, 1)

@@ -22,7 +22,9 @@ import zipfile
 from pathlib import Path
 
 CASES = [
-    f"{tool}-{source}" for source in ("mixpanel", "amplitude") for tool in ("recur", "duckdb", "pandas")
+    f"{tool}-{source}"
+    for source in ("mixpanel", "amplitude")
+    for tool in ("recur", "duckdb", "pandas")
 ]
 
 

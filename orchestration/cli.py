@@ -115,8 +115,12 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     pl.add_argument("--end", type=date.fromisoformat, help="last day, included (default: --start)")
     pl.add_argument("--source", choices=["mixpanel", "amplitude", "all"], default="all")
-    pl.add_argument("--no-profiles", dest="profiles", action="store_false",
-                    help="skip Mixpanel's Engage profiles")
+    pl.add_argument(
+        "--no-profiles",
+        dest="profiles",
+        action="store_false",
+        help="skip Mixpanel's Engage profiles",
+    )
     pl.set_defaults(func=cmd_pull)
 
     s = sub.add_parser("sandbox", help="serve RECUR_EXPORTS through local vendor export APIs")

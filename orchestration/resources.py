@@ -66,7 +66,9 @@ class ExportAPIResource(dg.ConfigurableResource):
 
     def download_day(self, day: date, exports: Path) -> Path | None:
         """Download one export day into the export folder; None when the vendor has no data."""
-        client_class = MixpanelExportClient if self.source == layout.MIXPANEL else AmplitudeExportClient
+        client_class = (
+            MixpanelExportClient if self.source == layout.MIXPANEL else AmplitudeExportClient
+        )
         with client_class.from_env() as client:
             return client.download_day(day, exports)
 

@@ -1,7 +1,7 @@
 """`recur run`: materialize a selection of assets for every export day present.
 
-Partitioned assets run one partition per run, oldest day first, then the unpartitioned ones
-(downstream models read all days). Runs go to the instance in ``DAGSTER_HOME`` when it is set, so
+Partitioned assets run as one run over all their days, then the unpartitioned ones (downstream
+models read all days). Runs go to the instance in ``DAGSTER_HOME`` when it is set, so
 they show in the Dagster UI; otherwise to a throwaway instance.
 """
 
@@ -23,11 +23,11 @@ from sources.layout import check_exports_folder
 class RunReport:
     """What `recur run` did: one entry per run, and the failures."""
 
-    runs: list[tuple[str, str | None, bool, float]] = field(default_factory=list)
+    runs: list[tuple[str, bool, float]] = field(default_factory=list)  # label, success, seconds
 
     @property
-    def failed(self) -> list[tuple[str, str | None]]:
-        return [(name, key) for name, key, ok, _ in self.runs if not ok]
+    def failed(self) -> list[str]:
+        return [label for label, ok, _ in self.runs if not ok]
 
 
 def instance() -> dg.DagsterInstance:
@@ -48,7 +48,7 @@ def run(
     exports = environment.exports_path()
     check_exports_folder(exports)
     inst = dagster_instance or instance()
-    days = register_present_days(inst, exports)
+    register_present_days(inst, exports)
 
     graph = defs.resolve_asset_graph()
     selection = dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()
@@ -65,23 +65,34 @@ def run(
         by_partitions.setdefault(name, set()).add(key)
 
     report = RunReport()
-    plan = [
-        (name, day) for name in sorted(n for n in by_partitions if n) for day in days.get(name, [])
-    ] + ([(None, None)] if None in by_partitions else [])
-    for done, (name, day) in enumerate(plan, start=1):
+    # One run per partitions definition covering all of its days (the ingest assets load a whole
+    # range in one step), then one run for the unpartitioned assets downstream.
+    plan: list[tuple[str | None, list[str]]] = [
+        (name, inst.get_dynamic_partitions(name)) for name in sorted(n for n in by_partitions if n)
+    ]
+    plan = [(name, keys) for name, keys in plan if keys]
+    if None in by_partitions:
+        plan.append((None, []))
+    for done, (name, keys) in enumerate(plan, start=1):
+        tags = {}
+        if keys:
+            tags = {
+                "dagster/asset_partition_range_start": keys[0],
+                "dagster/asset_partition_range_end": keys[-1],
+            }
         started = time.perf_counter()
         result = dg.materialize(
             assets,
             selection=dg.AssetSelection.assets(*by_partitions[name]),
-            partition_key=day,
             instance=inst,
             resources=resources,
+            tags=tags,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         seconds = time.perf_counter() - started
-        report.runs.append((name or "unpartitioned", day, result.success, seconds))
-        label = f"{name} {day}" if name else "unpartitioned assets"
+        label = f"{name} ({len(keys)} days, {keys[0]} to {keys[-1]})" if keys else "unpartitioned"
+        report.runs.append((label, result.success, seconds))
         status = "ok" if result.success else "FAILED"
         echo(f"[{done}/{len(plan)}] {label}: {status} ({seconds:.1f} s)")
         if not result.success:

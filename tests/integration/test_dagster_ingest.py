@@ -150,11 +150,10 @@ def test_recur_run_loads_every_day_present(exports, tmp_path):
         dagster_instance=dg.DagsterInstance.ephemeral(),
         echo=lambda _: None,
     )
-    assert [(name, day, ok) for name, day, ok, _ in report.runs] == [
-        ("amplitude_days", "2026-01-01", True),
-        ("mixpanel_days", "2026-01-01", True),
-        ("mixpanel_days", "2026-01-02", True),
-        ("unpartitioned", None, True),
+    assert [(label, ok) for label, ok, _ in report.runs] == [
+        ("amplitude_days (1 days, 2026-01-01 to 2026-01-01)", True),
+        ("mixpanel_days (2 days, 2026-01-01 to 2026-01-02)", True),
+        ("unpartitioned", True),
     ]
     with connect(tmp_path / "warehouse.duckdb") as con:
         assert con.execute(
@@ -170,10 +169,14 @@ def test_with_credentials_a_day_is_pulled_from_the_export_api_then_loaded(
     from sandbox.servers import SANDBOX_PROJECT_ID, SANDBOX_SECRET, SANDBOX_USERNAME, MixpanelServer
 
     vendor = tmp_path / "vendor"  # what the vendor holds; the export folder starts without it
-    write_mixpanel_day(vendor, "2026-01-05", [
-        mixpanel_line(time=T + 4 * 86400 + i, distinct_id="u", **{"$insert_id": f"v{i}"})
-        for i in range(7)
-    ])
+    write_mixpanel_day(
+        vendor,
+        "2026-01-05",
+        [
+            mixpanel_line(time=T + 4 * 86400 + i, distinct_id="u", **{"$insert_id": f"v{i}"})
+            for i in range(7)
+        ],
+    )
     with MixpanelServer(vendor, today=date(2026, 2, 1)) as server:
         monkeypatch.setenv("MIXPANEL_EXPORT_URL", server.url)
         monkeypatch.setenv("MIXPANEL_SERVICE_ACCOUNT_USERNAME", SANDBOX_USERNAME)
@@ -181,12 +184,16 @@ def test_with_credentials_a_day_is_pulled_from_the_export_api_then_loaded(
         monkeypatch.setenv("MIXPANEL_PROJECT_ID", str(SANDBOX_PROJECT_ID))
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions("mixpanel_days", ["2026-01-05"])
-        result = dg.materialize([raw_mixpanel_events], partition_key="2026-01-05",
-                                instance=instance, resources=resources(exports, tmp_path))
+        result = dg.materialize(
+            [raw_mixpanel_events],
+            partition_key="2026-01-05",
+            instance=instance,
+            resources=resources(exports, tmp_path),
+        )
         assert [r.path for r in server.requests] == ["/api/2.0/export"]
     assert result.success
     assert (exports / "mixpanel" / "2026-01-05.jsonl.gz").exists()
     [materialization] = result.asset_materializations_for_node("raw__mixpanel_events")
-    assert materialization.metadata["pulled_from_api"].value is True
+    assert materialization.metadata["days_pulled_from_api"].value == 1
     assert materialization.metadata["loaded"].value == 7
     assert SANDBOX_SECRET not in str(materialization.metadata)

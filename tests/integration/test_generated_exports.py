@@ -67,14 +67,17 @@ def test_each_fault_is_quarantined_with_the_reason_for_its_kind(loaded):
     quarantine = {
         (file, line): reason
         for file, line, reason in con.execute(
-            "select file, line_number, reason from raw.quarantine").fetchall()
+            "select file, line_number, reason from raw.quarantine"
+        ).fetchall()
     }
     with open(exports / "truth" / "faults.csv") as handle:
         faults = [row for row in csv.DictReader(handle) if row["kind"] != "duplicate"]
     kinds = {row["kind"] for row in faults}
     assert kinds == set(REASONS) | {"wrong_type"}
     for row in faults:
-        expected = WRONG_TYPE[row["source"]] if row["kind"] == "wrong_type" else REASONS[row["kind"]]
+        expected = (
+            WRONG_TYPE[row["source"]] if row["kind"] == "wrong_type" else REASONS[row["kind"]]
+        )
         reason = quarantine.pop((row["file"], int(row["line_number"])))
         assert expected in reason, (row, reason)
     assert not {k: v for k, v in quarantine.items() if not k[0].startswith("mixpanel/profiles")}
@@ -83,13 +86,19 @@ def test_each_fault_is_quarantined_with_the_reason_for_its_kind(loaded):
 def test_injected_duplicates_are_neither_loaded_nor_quarantined(loaded):
     exports, con = loaded
     with open(exports / "truth" / "faults.csv") as handle:
-        duplicates = {(r["file"], int(r["line_number"])) for r in csv.DictReader(handle)
-                      if r["kind"] == "duplicate"}
+        duplicates = {
+            (r["file"], int(r["line_number"]))
+            for r in csv.DictReader(handle)
+            if r["kind"] == "duplicate"
+        }
     assert len(duplicates) > 5
-    kept = set(con.execute(
-        "select source_file, line_number from raw.mixpanel_events union all "
-        "select source_file, line_number from raw.amplitude_events union all "
-        "select file, line_number from raw.quarantine").fetchall())
+    kept = set(
+        con.execute(
+            "select source_file, line_number from raw.mixpanel_events union all "
+            "select source_file, line_number from raw.amplitude_events union all "
+            "select file, line_number from raw.quarantine"
+        ).fetchall()
+    )
     assert not duplicates & kept
 
 
@@ -99,5 +108,7 @@ def test_unique_events_and_profiles_match_the_truth(loaded):
     for source in layout.EVENT_SOURCES:
         n = con.execute(f"select count(distinct event_key) from raw.{source}_events").fetchone()[0]
         assert n == sources[source]["unique_events"]
-    assert con.execute("select count(*) from raw.mixpanel_profiles").fetchone()[0] == truth(
-        exports)["profiles"]["count"]
+    assert (
+        con.execute("select count(*) from raw.mixpanel_profiles").fetchone()[0]
+        == truth(exports)["profiles"]["count"]
+    )

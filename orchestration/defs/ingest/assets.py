@@ -32,19 +32,23 @@ def _counts_metadata(files: list[FileCounts]) -> dict[str, object]:
     }
 
 
-def _quarantine_metadata(con, source: str, day: date | None) -> dict[str, object]:
+def _quarantine_metadata(
+    con, source: str, first: date | None = None, last: date | None = None
+) -> dict[str, object]:
+    """Quarantined lines by reason, with the first place each reason occurred."""
     rows = con.execute(
         "select reason, count(*) as lines, min(file || ':' || line_number) as first_at "
-        "from raw.quarantine where source = ? and partition is not distinct from ? "
+        "from raw.quarantine where source = ? "
+        "and (partition between ? and ? or (partition is null and ? is null)) "
         "group by reason order by lines desc",
-        [source, day],
+        [source, first, last, first],
     ).fetchall()
     if not rows:
         return {}
     return {"quarantine": dg.MetadataValue.md(_markdown_table(["reason", "lines", "first"], rows))}
 
 
-def _ingest_day(
+def _ingest_days(
     context: AssetExecutionContext,
     source: str,
     warehouse: WarehouseResource,
@@ -52,33 +56,53 @@ def _ingest_day(
     api: ExportAPIResource,
     preview_sql: str,
 ) -> dg.MaterializeResult:
-    day = date.fromisoformat(context.partition_key)
-    pulled = False
+    """Load every export day of the run's partition range (one day, or a whole backfill)."""
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    pulled = 0
     if api.enabled:
         # Re-pull on every materialization: late events (Mixpanel accepts them for 5 days) and
         # re-exports after ID merges arrive in files that were already complete once.
-        path = api.download_day(day, exports.root)
-        pulled = path is not None
-        context.log.info(f"{source} {day}: pulled from the Export API into {path or '(no data)'}")
+        for day in days:
+            path = api.download_day(day, exports.root)
+            pulled += path is not None
+            context.log.info(
+                f"{source} {day}: pulled from the Export API into {path or '(no data)'}"
+            )
+    per_day, files = [], []
     with warehouse.connect() as con:
-        result = load_partition(con, exports.root, source, day)
-        preview = con.execute(preview_sql, [day, PREVIEW_ROWS])
+        for day in days:
+            result = load_partition(con, exports.root, source, day)
+            files += result.files
+            per_day.append(
+                (
+                    day,
+                    result.lines_read,
+                    result.loaded,
+                    result.duplicates,
+                    result.quarantined,
+                    "unchanged" if result.skipped else "loaded",
+                )
+            )
+            context.log.info(
+                f"{source} {day}: {'unchanged, skipped' if result.skipped else 'loaded'}: "
+                f"{result.lines_read} lines read, {result.loaded} loaded, "
+                f"{result.duplicates} duplicates, {result.quarantined} quarantined"
+            )
+        preview = con.execute(preview_sql, [days[0], days[-1], PREVIEW_ROWS])
         header = [d[0] for d in preview.description]
         metadata: dict[str, object] = {
-            **_counts_metadata(result.files),
-            "skipped_unchanged": result.skipped,
-            "pulled_from_api": pulled,
-            "seconds": round(result.seconds, 3),
+            **_counts_metadata(files),
+            "days": len(days),
+            "days_skipped_unchanged": sum(1 for row in per_day if row[-1] == "unchanged"),
+            "days_pulled_from_api": pulled,
             "preview": dg.MetadataValue.md(_markdown_table(header, preview.fetchall())),
-            **_quarantine_metadata(con, source, day),
+            "per_day": dg.MetadataValue.md(
+                _markdown_table(
+                    ["day", "lines read", "loaded", "duplicates", "quarantined", "outcome"], per_day
+                )
+            ),
+            **_quarantine_metadata(con, source, days[0], days[-1]),
         }
-    if result.skipped:
-        context.log.info(f"{source} {day}: files unchanged since the last load, nothing to do")
-    else:
-        context.log.info(
-            f"{source} {day}: {result.lines_read} lines read, {result.loaded} loaded, "
-            f"{result.duplicates} duplicates, {result.quarantined} quarantined"
-        )
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -86,6 +110,7 @@ def _ingest_day(
     key=["raw", "mixpanel_events"],
     group_name="ingest",
     partitions_def=mixpanel_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"duckdb", "python"},
     owners=["team:data"],
 )
@@ -98,14 +123,14 @@ def raw_mixpanel_events(
     """Mixpanel raw-export events of one UTC day, validated and de-duplicated on (event, time,
     $insert_id). Bad lines go to raw.quarantine with a reason; raw.load_ledger accounts for every
     line. Re-running a day replaces it; an unchanged day is skipped."""
-    return _ingest_day(
+    return _ingest_days(
         context,
         layout.MIXPANEL,
         warehouse,
         exports,
         mixpanel_api,
         "select event_name, event_at, distinct_id, device_id, user_id, insert_id "
-        "from raw.mixpanel_events where partition = ? order by event_at limit ?",
+        "from raw.mixpanel_events where partition between ? and ? order by event_at limit ?",
     )
 
 
@@ -113,6 +138,7 @@ def raw_mixpanel_events(
     key=["raw", "amplitude_events"],
     group_name="ingest",
     partitions_def=amplitude_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"duckdb", "python"},
     owners=["team:data"],
 )
@@ -125,14 +151,14 @@ def raw_amplitude_events(
     """Amplitude export events uploaded on one UTC day (all hourly files of the day's zip),
     de-duplicated on uuid and on device_id + $insert_id. Bad lines go to raw.quarantine with a
     reason; raw.load_ledger accounts for every line."""
-    return _ingest_day(
+    return _ingest_days(
         context,
         layout.AMPLITUDE,
         warehouse,
         exports,
         amplitude_api,
         "select event_name, event_at, user_id, device_id, amplitude_id, session_id, uuid "
-        "from raw.amplitude_events where partition = ? order by event_at limit ?",
+        "from raw.amplitude_events where partition between ? and ? order by event_at limit ?",
     )
 
 
@@ -166,6 +192,6 @@ def raw_mixpanel_profiles(
             "skipped_unchanged": skipped,
             "seconds": round(seconds, 3),
             "preview": dg.MetadataValue.md(_markdown_table(header, preview.fetchall())),
-            **_quarantine_metadata(con, layout.MIXPANEL_PROFILES, None),
+            **_quarantine_metadata(con, layout.MIXPANEL_PROFILES),
         }
     return dg.MaterializeResult(metadata=metadata)
