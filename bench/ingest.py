@@ -13,7 +13,6 @@ while Recur's time includes unpacking them.
 
 from __future__ import annotations
 
-import gzip
 import json
 import resource
 import sys

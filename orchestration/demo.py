@@ -40,10 +40,9 @@ def summary(warehouse) -> str:
 
 
 def demo(users: int = 2000, days: int = 30, seed: int = 0, faults: float = 0.01) -> int:
-    from sandbox.generate import generate
-
     from orchestration.definitions import build_defs
     from orchestration.runner import run
+    from sandbox.generate import generate
 
     started = time.perf_counter()
     exports = environment.exports_path()
