@@ -54,14 +54,15 @@ def table(results: list[dict]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--users", type=int, default=25_000)
+    parser.add_argument("--users", type=int, default=75_000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"generating benchmark exports ({args.users:,} people, {args.days} days) ...")
     exports = generate(args.users, args.days)
     results = []
-    for case in CASES:
+    for case in args.cases:
         done = subprocess.run(
             [sys.executable, "-m", "bench.ingest", case, str(exports), str(OUT)],
             check=True,

@@ -67,15 +67,13 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     started = time.perf_counter()
     if tool == "recur":
         from sources import layout
-        from sources.loader import load_partition
+        from sources.loader import load_days
         from sources.warehouse import connect, ensure_raw_schema
 
         with connect(database) as con:
             ensure_raw_schema(con)
-            events = sum(
-                load_partition(con, exports, source, day).loaded
-                for day in layout.export_days(exports, source)
-            )
+            days = layout.export_days(exports, source)
+            events = sum(r.loaded for r in load_days(con, exports, source, days))
     elif tool == "duckdb":
         import duckdb
 

@@ -20,12 +20,14 @@ TABLE = "raw.amplitude_events"
 
 _TEXT_FIELDS = (
     "uuid event_type user_id device_id $insert_id platform os_name os_version device_family "
-    "device_type country region city language library version_name"
+    "device_type country region city language library version_name client_event_time "
+    "client_upload_time server_received_time server_upload_time processed_time"
 ).split()
+# event_time stays JSON so a number there can be told apart from text; numbers stay JSON so that
+# a wrong type fails one column, not the parse of the whole line.
 _JSON_FIELDS = (
-    "amplitude_id event_id session_id app paying event_time client_event_time client_upload_time "
-    "server_received_time server_upload_time processed_time event_properties user_properties groups "
-    "group_properties data"
+    "amplitude_id event_id session_id app paying event_time event_properties user_properties "
+    "groups group_properties data"
 ).split()
 _SPEC = (
     "{"
@@ -48,6 +50,7 @@ DEDUP_ORDER = "client_upload_at desc nulls last, file, line_number"
 
 def extract(zip_path: Path, name: str, folder: Path) -> list[tuple[Path, str]]:
     """Copy the members of an export zip into ``folder``; return (path, ledger name) pairs."""
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
@@ -65,30 +68,30 @@ def extract(zip_path: Path, name: str, folder: Path) -> list[tuple[Path, str]]:
 
 def _timestamp(field: str) -> str:
     """A text timestamp field as TIMESTAMP (space or T form), null when absent or unparseable."""
-    return f"try_cast(r.{field} ->> '$' as timestamp)"
+    return f"try_cast(r.{field} as timestamp)"
 
 
 def _bigint(field: str) -> str:
     return f"try_cast(r.{field} ->> '$' as bigint)"
 
 
-def parse_sql(partition: str) -> str:
+def parse_sql() -> str:
     """SQL creating ``_parsed`` from ``_lines``: typed columns plus a ``reason`` for bad lines."""
     return f"""
     create or replace temp table _parsed as
     with rec as (
-        select file, line_number, line, try(from_json(line, '{_SPEC}')) as r
+        select file, partition, line_number, line, try(from_json(line, '{_SPEC}')) as r
         from _lines
     ),
     typed as (
-        select file, line_number, line, r,
+        select file, partition, line_number, line, r,
                r.uuid, r.event_type as event_name, r.user_id, r.device_id,
                {_bigint("amplitude_id")} as amplitude_id,
                r."$insert_id" as insert_id,
                {_bigint("event_id")} as event_id,
                {_bigint("session_id")} as session_id,
                json_type(r.event_time) as time_type,
-               {_timestamp("event_time")} as event_at,
+               try_cast(r.event_time ->> '$' as timestamp) as event_at,
                {_timestamp("client_event_time")} as client_event_at,
                {_timestamp("client_upload_time")} as client_upload_at,
                {_timestamp("server_received_time")} as server_received_at,
@@ -115,11 +118,11 @@ def parse_sql(partition: str) -> str:
                          || '), expected text like 2024-06-10 14:05:00.123000'
                 when event_at is null
                     then 'event_time ''' || (r.event_time ->> '$') || ''' is not a timestamp'
-                {validation.time_reasons("epoch(event_at)", partition)}
+                {validation.time_reasons("epoch(event_at)")}
             end as reason
         from typed
     )
-    select file, line_number, line, reason,
+    select file, partition, line_number, line, reason,
            uuid, event_name, user_id, device_id, amplitude_id, insert_id, event_id, session_id,
            case when reason is null then event_at end as event_at,
            client_event_at, client_upload_at, server_received_at, server_upload_at, processed_at,
@@ -141,7 +144,8 @@ def duplicate_sql() -> str:
     """True for every copy but the kept one: per uuid, then per device_id + $insert_id."""
     return f"""(
         (uuid is not null
-         and row_number() over (partition by uuid order by {DEDUP_ORDER}) > 1)
+         and row_number() over (partition by partition, uuid order by {DEDUP_ORDER}) > 1)
         or (insert_id is not null and device_id is not null
-            and row_number() over (partition by device_id, insert_id order by {DEDUP_ORDER}) > 1)
+            and row_number() over (
+                partition by partition, device_id, insert_id order by {DEDUP_ORDER}) > 1)
     )"""

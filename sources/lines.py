@@ -2,13 +2,15 @@
 
 DuckDB's JSON reader cannot say on which line a bad record stands, so files are first read as
 single-column CSV (no quoting, a delimiter that never occurs in JSON text): DuckDB reads that in
-parallel at close to disk speed, keeps the file's order, and reports each line it cannot decode
-(invalid UTF-8, over-long) in a rejects table with its line number. Good lines are numbered by
-their position, shifted past the rejected ones.
+parallel at close to disk speed, keeps the files' order, and reports each line it cannot decode
+(invalid UTF-8, over-long) in a rejects table with its file and line number. Good lines are
+numbered by their position in their file, shifted past the rejected ones.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -16,9 +18,6 @@ import duckdb
 from sources.errors import UnreadableFileError
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # Mixpanel and DuckDB's JSON reader both cap one object at 16 MB
-
-LINES_TABLE = "_lines"
-REJECTS_TABLE = "_line_rejects"
 
 _REJECT_REASONS = {
     "INVALID ENCODING": "invalid UTF-8: the line holds bytes that are not UTF-8 text",
@@ -28,59 +27,109 @@ _REJECT_REASONS = {
 }
 
 
+@dataclass(frozen=True)
+class LineFile:
+    """A file to read: where it is, its name in the ledger, and the export day it belongs to."""
+
+    path: Path
+    name: str
+    partition: date
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def start(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the empty temp tables that :func:`read` appends to."""
-    con.execute(
-        f"""
-        create or replace temp table {LINES_TABLE} (file varchar, line_number bigint, line varchar);
-        create or replace temp table {REJECTS_TABLE} (
-            file varchar, line_number bigint, line varchar, reason varchar);
-        """
-    )
-
-
-def read(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> int:
-    """Append the lines of ``path`` (plain or gzip) to the lines table as file ``name``.
-
-    Returns the number of physical lines read, good and rejected.
-    """
-    scan = f"""
-        read_csv({_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
+def _scan(paths: list[Path]) -> str:
+    listed = ", ".join(_literal(str(p)) for p in paths)
+    return f"""
+        read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false, filename = true,
                  delim = chr(1), quote = '', escape = '', auto_detect = false,
                  max_line_size = {MAX_LINE_BYTES}, store_rejects = true,
                  rejects_scan = '_scan_info', rejects_table = '_scan_errors')
     """
+
+
+def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int]:
+    """Read ``files`` (plain or gzip) in one scan into temp tables ``_lines`` and ``_line_rejects``.
+
+    ``_lines`` holds (file, partition, line_number, line) for every decodable line and
+    ``_line_rejects`` (file, partition, line_number, line, reason) for the others; :func:`drop`
+    removes them. Returns the number of physical lines of each file, good and rejected.
+    """
+    con.execute("create or replace temp table _files (path varchar, file varchar, partition date)")
+    con.executemany(
+        "insert into _files values (?, ?, ?)", [[str(f.path), f.name, f.partition] for f in files]
+    )
     try:
-        # A temp table keeps the file's order (insertion order is preserved), so rowid is position.
-        con.execute(f"create or replace temp table _file_lines as select line from {scan}")
+        # A temp table keeps the files' order (insertion order is preserved), so rowid is position.
+        con.execute(
+            f"create or replace temp table _file_lines as select * from {_scan([f.path for f in files])}"
+        )
     except duckdb.Error as exc:
-        raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
+        raise _unreadable(con, files, exc) from exc
+    reasons = " ".join(f"when '{k}' then {_literal(v)}" for k, v in _REJECT_REASONS.items())
     con.execute(
         f"""
-        insert into {REJECTS_TABLE}
-        select {_literal(name)}, line, csv_line,
-               coalesce(case error_type::varchar {" ".join(f"when '{k}' then {_literal(v)}" for k, v in _REJECT_REASONS.items())} end,
-                        error_message)
-        from _scan_errors;
+        create or replace temp table _line_rejects as
+        select f.file, f.partition, e.line as line_number, e.csv_line as line,
+               coalesce(case e.error_type::varchar {reasons} end, e.error_message) as reason
+        from _scan_errors e
+        join _scan_info s on s.scan_id = e.scan_id and s.file_id = e.file_id
+        join _files f on f.path = s.file_path;
+
+        -- The k-th good line of a file stands after every rejected line r_m (its m-th reject)
+        -- with r_m - m < k, so its number is k plus the largest such m.
+        create or replace temp table _shifts as
+        select file, good_before, max(m) as m from (
+            select file, line_number - row_number() over (partition by file order by line_number)
+                       as good_before,
+                   row_number() over (partition by file order by line_number) as m
+            from _line_rejects)
+        group by all;
+
+        create or replace temp table _firsts as
+        select filename, min(rowid) as first_rowid from _file_lines group by filename;
+
+        -- A view, not a copy: the text is read once more, by the parser.
+        create or replace temp view _lines as
+        with positioned as (
+            select f.file, f.partition, l.line, l.rowid - s.first_rowid + 1 as k
+            from _file_lines l
+            join _firsts s on s.filename = l.filename
+            join _files f on f.path = l.filename
+        )
+        select p.file, p.partition, p.k + coalesce(s.m, 0) as line_number, p.line
+        from positioned p
+        asof left join _shifts s on s.file = p.file and s.good_before < p.k;
         """
     )
-    rejected = con.execute("select count(*) from _scan_errors").fetchone()[0]
-    if rejected == 0:
-        number = "rowid + 1"
-    else:
-        # The k-th good line stands after every rejected line r_m (m-th reject) with r_m - m < k.
-        number = """rowid + 1 + (select count(*) from (
-                        select line as r, row_number() over (order by line) as m from _scan_errors)
-                     where r - m < _file_lines.rowid + 1)"""
+    counts = {f.name: 0 for f in files}
+    for name, n in con.execute(
+        "select file, count(*) from (select file from _lines union all "
+        "select file from _line_rejects) group by file"
+    ).fetchall():
+        counts[name] = n
+    return counts
+
+
+def drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what :func:`read` created, once the lines have been parsed."""
     con.execute(
-        f"insert into {LINES_TABLE} select {_literal(name)}, {number}, line from _file_lines"
+        "drop view if exists _lines; drop table if exists _line_rejects; "
+        "drop table if exists _file_lines; drop table if exists _shifts; "
+        "drop table if exists _firsts; drop table if exists _files; "
+        "drop table if exists _scan_errors; drop table if exists _scan_info"
     )
-    read_count = con.execute("select count(*) from _file_lines").fetchone()[0] + rejected
-    con.execute(
-        "drop table _file_lines; drop table if exists _scan_errors; drop table if exists _scan_info"
-    )
-    return read_count
+
+
+def _unreadable(
+    con: duckdb.DuckDBPyConnection, files: list[LineFile], exc: duckdb.Error
+) -> UnreadableFileError:
+    """Find which file broke a scan of many, so the error names it."""
+    for f in files:
+        try:
+            con.execute(f"select count(*) from {_scan([f.path])}").fetchall()
+        except duckdb.Error as one:
+            return UnreadableFileError(f"cannot read {f.path}: {one}")
+    return UnreadableFileError(f"cannot read {', '.join(str(f.path) for f in files)}: {exc}")

@@ -33,16 +33,16 @@ COLUMNS = (
 DEDUP_ORDER = "processed_at nulls last, file, line_number"
 
 
-def parse_sql(partition: str) -> str:
+def parse_sql() -> str:
     """SQL creating ``_parsed`` from ``_lines``: typed fields plus a ``reason`` for bad lines."""
     return f"""
     create or replace temp table _parsed as
     with rec as (
-        select file, line_number, line, try(from_json(line, '{_SPEC}')) as r
+        select file, partition, line_number, line, try(from_json(line, '{_SPEC}')) as r
         from _lines
     ),
     typed as (
-        select file, line_number, line, r,
+        select file, partition, line_number, line, r,
                r.event as event_name,
                r.properties.distinct_id as distinct_id,
                r.properties."$device_id" as device_id,
@@ -74,11 +74,11 @@ def parse_sql(partition: str) -> str:
                     then 'properties.time is text (' || (r.properties.time ->> '$')
                          || '), expected a number of seconds'
                 when secs is null then 'properties.time is not a number'
-                {validation.time_reasons("secs", partition)}
+                {validation.time_reasons("secs")}
             end as reason
         from seconds
     )
-    select file, line_number, line, reason,
+    select file, partition, line_number, line, reason,
            event_name,
            case when reason is null then make_timestamp((secs * 1e6)::bigint) end as event_at,
            distinct_id, device_id, user_id, insert_id,
@@ -95,4 +95,4 @@ def parse_sql(partition: str) -> str:
 
 def duplicate_sql() -> str:
     """A boolean SQL expression over ``_parsed``'s valid rows: true for every copy but the first."""
-    return f"row_number() over (partition by event_key order by {DEDUP_ORDER}) > 1"
+    return f"row_number() over (partition by partition, event_key order by {DEDUP_ORDER}) > 1"

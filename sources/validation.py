@@ -29,9 +29,10 @@ def unparsed_reason(line: str) -> str:
     end"""
 
 
-def time_reasons(seconds: str, partition: str) -> str:
-    """``when`` branches for event times (``seconds`` since the epoch) outside the plausible range."""
-    limit = f"epoch(date '{partition}' + interval {FUTURE_TOLERANCE_DAYS + 1} day)"
+def time_reasons(seconds: str) -> str:
+    """``when`` branches for event times (``seconds`` since the epoch) outside the plausible range
+    for the row's export day (the ``partition`` column)."""
+    limit = f"epoch(partition + interval {FUTURE_TOLERANCE_DAYS + 1} day)"
     shown = (
         f"case when {seconds} between -6e10 and 2.5e11 "
         f"then strftime(make_timestamp(({seconds} * 1e6)::bigint), '%Y-%m-%d %H:%M:%S') "
@@ -41,5 +42,6 @@ def time_reasons(seconds: str, partition: str) -> str:
         when {seconds} < {EARLIEST_EPOCH}
             then 'event time ' || {shown} || ' is before {EARLIEST}'
         when {seconds} >= {limit}
-            then 'event time ' || {shown} || ' is in the future of its export day {partition}'
+            then 'event time ' || {shown} || ' is in the future of its export day '
+                 || strftime(partition, '%Y-%m-%d')
     """

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 from orchestration.defs.ingest.partitions import amplitude_days, mixpanel_days
 from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 from sources import layout
-from sources.loader import FileCounts, load_partition
+from sources.loader import FileCounts, load_days
 from sources.profiles import load_profiles
 
 PREVIEW_ROWS = 5
@@ -70,8 +70,8 @@ def _ingest_days(
             )
     per_day, files = [], []
     with warehouse.connect() as con:
-        for day in days:
-            result = load_partition(con, exports.root, source, day)
+        for result in load_days(con, exports.root, source, days):
+            day = result.day
             files += result.files
             per_day.append(
                 (
