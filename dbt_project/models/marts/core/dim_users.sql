@@ -1,0 +1,99 @@
+{#- One row per person: first touch, geo, contact details from profiles, and lifetime activity.
+    Rebuilt on each run from the incremental facts (one row per person, so it stays small). -#}
+
+with
+
+events as (
+    select * from {{ ref('fct_events') }}
+),
+
+sessions as (
+    select user_id, count(*) as lifetime_sessions from {{ ref('fct_sessions') }} group by user_id
+),
+
+orders as (
+    select
+        user_id,
+        sum(case when is_refund then 0 else 1 end) as lifetime_orders,
+        sum(revenue) as lifetime_revenue,
+        min(case when not is_refund then ordered_at end) as first_order_at,
+        max(case when not is_refund then ordered_at end) as last_order_at
+    from {{ ref('fct_orders') }}
+    group by user_id
+),
+
+profiles as (
+    select * from {{ ref('stg_mixpanel__profiles') }}
+),
+
+activity as (
+    select
+        user_id,
+        min(event_at) as first_seen_at,
+        max(event_at) as last_seen_at,
+        count(*) as lifetime_events,
+        count(distinct device_id) as devices,
+        {{ dbt.bool_or("identity_source = 'anonymous'") }} as is_anonymous
+    from events
+    group by user_id
+),
+
+first_touch as (
+    select
+        user_id,
+        source as first_source,
+        platform as first_platform,
+        utm_source as first_utm_source,
+        utm_medium as first_utm_medium,
+        utm_campaign as first_utm_campaign,
+        referrer as first_referrer,
+        row_number() over (partition by user_id order by event_at, event_id) as touch_number
+    from events
+),
+
+last_geo as (
+    select
+        user_id,
+        country_code,
+        country_name,
+        city,
+        row_number() over (partition by user_id order by event_at desc, event_id desc) as recency
+    from events
+    where country_code is not null or city is not null
+),
+
+final as (
+    select
+        activity.user_id,
+        not activity.is_anonymous as is_identified,
+        profiles.email,
+        profiles.first_name,
+        profiles.last_name,
+        activity.first_seen_at,
+        cast(activity.first_seen_at as date) as first_seen_date,
+        activity.last_seen_at,
+        first_touch.first_source,
+        first_touch.first_platform,
+        first_touch.first_utm_source,
+        first_touch.first_utm_medium,
+        first_touch.first_utm_campaign,
+        first_touch.first_referrer,
+        coalesce(profiles.country_code, last_geo.country_code) as country_code,
+        last_geo.country_name,
+        coalesce(profiles.city, last_geo.city) as city,
+        activity.devices,
+        activity.lifetime_events,
+        coalesce(sessions.lifetime_sessions, 0) as lifetime_sessions,
+        coalesce(orders.lifetime_orders, 0) as lifetime_orders,
+        coalesce(orders.lifetime_revenue, 0) as lifetime_revenue,
+        orders.first_order_at,
+        orders.last_order_at
+    from activity
+    left join first_touch on activity.user_id = first_touch.user_id and first_touch.touch_number = 1
+    left join last_geo on activity.user_id = last_geo.user_id and last_geo.recency = 1
+    left join sessions on activity.user_id = sessions.user_id
+    left join orders on activity.user_id = orders.user_id
+    left join profiles on activity.user_id = profiles.user_id
+)
+
+select * from final

@@ -1,0 +1,147 @@
+{#- One row per session. A session belongs to one person and one source.
+
+    - "gap" sources (Mixpanel by default): a new session after session_timeout_minutes without
+      events, and at midnight in session_timezone when session_reset_at_midnight is on (Mixpanel's
+      rules). A gap of exactly the timeout continues the session.
+    - "vendor" sources (Amplitude by default): the SDK's session_id, per person; events outside a
+      session (session_id -1) belong to none.
+    Length is the last event's time minus the first's. Sessions are numbered per person over all
+    their history: an incremental run recomputes every session of each person it touches. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='user_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_orphan_sessions() }}",
+    )
+}}
+
+{%- set gap_sources = [] -%}
+{%- set vendor_sources = [] -%}
+{%- for source in ['mixpanel', 'amplitude'] -%}
+    {%- if var(source ~ '_sessions') == 'vendor' %}{% do vendor_sources.append(source) %}
+    {%- else %}{% do gap_sources.append(source) %}{% endif -%}
+{%- endfor %}
+
+with
+
+all_events as (
+    select * from {{ ref('fct_events') }}
+),
+
+{% if is_incremental() %}
+
+touched_people as (
+    select distinct user_id from all_events
+    where updated_at > (select max(updated_at) from {{ this }})
+),
+
+events as (
+    select * from all_events
+    where user_id in (select user_id from touched_people)
+),
+
+{% else %}
+
+events as (
+    select * from all_events
+),
+
+{% endif %}
+
+gap_events as (
+    select
+        user_id,
+        source,
+        identity_source,
+        event_id,
+        event_at,
+        lag(event_at) over (
+            partition by user_id, source order by event_at, event_id
+        ) as previous_event_at
+    from events
+    where source in ({{ ("'" ~ gap_sources | join("', '") ~ "'") if gap_sources else "''" }})
+),
+
+gap_starts as (
+    select
+        *,
+        case
+            when previous_event_at is null then 1
+            when {{ dbt.datediff('previous_event_at', 'event_at', 'millisecond') }}
+                > {{ var('session_timeout_minutes') }} * 60000 then 1
+            {% if var('session_reset_at_midnight') -%}
+            when {{ local_date('event_at') }} <> {{ local_date('previous_event_at') }} then 1
+            {%- endif %}
+            else 0
+        end as is_session_start
+    from gap_events
+),
+
+gap_sessions as (
+    select
+        user_id,
+        source,
+        identity_source,
+        event_id,
+        event_at,
+        sum(is_session_start) over (
+            partition by user_id, source order by event_at, event_id
+            rows between unbounded preceding and current row
+        ) as session_index
+    from gap_starts
+),
+
+vendor_sessions as (
+    select
+        user_id,
+        source,
+        identity_source,
+        event_id,
+        event_at,
+        vendor_session_id as session_index
+    from events
+    where source in ({{ ("'" ~ vendor_sources | join("', '") ~ "'") if vendor_sources else "''" }})
+      and vendor_session_id is not null
+),
+
+sessionized as (
+    select * from gap_sessions
+    union all
+    select * from vendor_sessions
+),
+
+sessions as (
+    select
+        user_id,
+        source,
+        session_index,
+        min(event_at) as started_at,
+        max(event_at) as ended_at,
+        count(*) as events,
+        min(event_id) as first_event_id,
+        {{ dbt.bool_or("identity_source = 'anonymous'") }} as is_anonymous
+    from sessionized
+    group by user_id, source, session_index
+),
+
+final as (
+    select
+        {{ surrogate_key(['user_id', 'source', 'started_at', 'first_event_id']) }} as session_id,
+        user_id,
+        source,
+        row_number() over (partition by user_id order by started_at, source, first_event_id)
+            as session_number,
+        started_at,
+        ended_at,
+        cast(started_at as date) as session_date,
+        {{ dbt.datediff('started_at', 'ended_at', 'second') }} as duration_seconds,
+        events,
+        is_anonymous,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+            as updated_at
+    from sessions
+)
+
+select * from final
