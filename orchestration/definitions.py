@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import environment
-from orchestration.defs import ingest
+from orchestration.defs import ingest, transform
 from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 
 
@@ -28,6 +28,7 @@ def build_defs() -> dg.Definitions:
     """All definitions, with resources read from the environment now."""
     return dg.Definitions.merge(
         ingest.defs,
+        transform.defs,
         dg.Definitions(resources=resources(), executor=dg.in_process_executor),
     )
 

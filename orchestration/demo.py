@@ -39,6 +39,33 @@ def summary(warehouse) -> str:
     return "\n".join(lines)
 
 
+def core_summary(warehouse) -> str:
+    """People, sessions and orders from the core marts."""
+    with connect(warehouse, read_only=True) as con:
+        people, identified, devices = con.execute(
+            "select count(*), count(*) filter (where is_identified), sum(devices) "
+            "from core.dim_users"
+        ).fetchone()
+        sessions = con.execute(
+            "select source, count(*), round(median(duration_seconds) / 60, 1), "
+            "round(avg(events), 1) from core.fct_sessions group by 1 order by 1"
+        ).fetchall()
+        orders, refunds, revenue, customers = con.execute(
+            "select count(*) filter (where not is_refund), count(*) filter (where is_refund), "
+            "sum(revenue), count(distinct user_id) filter (where not is_refund) "
+            "from core.fct_orders"
+        ).fetchone()
+    out = [
+        f"people: {people:,} ({identified:,} identified, {people - identified:,} anonymous; "
+        f"{devices:,} devices)",
+        "sessions: "
+        + "; ".join(f"{source} {n:,} (median {m} min, {e} events)" for source, n, m, e in sessions),
+        f"orders: {orders:,} by {customers:,} customers, {refunds:,} refunds, "
+        f"net revenue {revenue:,.2f}",
+    ]
+    return "\n".join(out)
+
+
 def demo(users: int = 2000, days: int = 30, seed: int = 0, faults: float = 0.01) -> int:
     from orchestration.definitions import build_defs
     from orchestration.runner import run
@@ -55,13 +82,15 @@ def demo(users: int = 2000, days: int = 30, seed: int = 0, faults: float = 0.01)
         faults=faults,
         progress=progress_bar("generating"),
     )
-    print("2. Loading every export day through Dagster (group ingest)")
+    print("2. Loading every export day and building the dbt models through Dagster")
     report = run(build_defs())
     if report.failed:
         print(f"{len(report.failed)} runs failed: {report.failed}")
         return 1
     print(f"\n3. The warehouse {environment.warehouse_path()}:\n")
     print(summary(environment.warehouse_path()))
+    print("\n4. The core marts (dbt):\n")
+    print(core_summary(environment.warehouse_path()))
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev"
     )

@@ -75,3 +75,51 @@ def write_amplitude_day(root: Path, day: str, hours: dict[int, list[str | bytes]
             archive.writestr(f"187520_{day}_{hour}#0.json.gz", gzip.compress(data))
     path.write_bytes(buffer.getvalue())
     return path
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def run_dbt(args: list[str], warehouse: Path, workdir: Path) -> None:
+    """Run dbt on ``warehouse`` with its own target and log folders (tests may run side by side)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECUR_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run(
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(workdir / "target"),
+            "--log-path",
+            str(workdir / "logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}")
+
+
+def load_exports(warehouse: Path, exports: Path, days=None) -> None:
+    """Load the given export days (all when None) of both sources, and the profiles."""
+    from sources import layout
+    from sources.loader import load_days
+    from sources.profiles import load_profiles
+    from sources.warehouse import connect, ensure_raw_schema
+
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        for source in layout.EVENT_SOURCES:
+            present = layout.export_days(exports, source)
+            load_days(con, exports, source, [d for d in present if days is None or d in days])
+        load_profiles(con, exports)

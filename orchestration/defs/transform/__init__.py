@@ -1,0 +1,14 @@
+"""Transformation: the dbt project (staging, intermediate, core marts)."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.dbt_project import dbt_project
+from orchestration.defs.transform.assets import recur_dbt_models
+
+defs = dg.Definitions(
+    assets=[recur_dbt_models],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+)
