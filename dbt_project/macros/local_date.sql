@@ -1,4 +1,6 @@
-{#- The calendar date of a UTC timestamp in a time zone (an IANA name, default the session var). -#}
+{#- The calendar date of a UTC timestamp in a time zone (an IANA name, default the session var).
+    Timestamps are naive UTC (TIMESTAMP / TIMESTAMP_NTZ; a TIMESTAMP on BigQuery). One variant
+    per adapter (no default__: no common SQL exists). -#}
 {% macro local_date(timestamp, timezone=none) -%}
     {%- set tz = timezone or var('session_timezone') -%}
     {%- if tz | upper == 'UTC' -%}
@@ -8,10 +10,18 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__local_date(timestamp, tz) -%}
+{% macro duckdb__local_date(timestamp, tz) -%}
+    cast(timezone('{{ tz }}', timezone('UTC', {{ timestamp }})) as date)
+{%- endmacro %}
+
+{% macro snowflake__local_date(timestamp, tz) -%}
     cast(convert_timezone('UTC', '{{ tz }}', {{ timestamp }}) as date)
 {%- endmacro %}
 
-{% macro duckdb__local_date(timestamp, tz) -%}
-    cast(timezone('{{ tz }}', timezone('UTC', {{ timestamp }})) as date)
+{% macro spark__local_date(timestamp, tz) -%}
+    to_date(from_utc_timestamp({{ timestamp }}, '{{ tz }}'))
+{%- endmacro %}
+
+{% macro bigquery__local_date(timestamp, tz) -%}
+    date({{ timestamp }}, '{{ tz }}')
 {%- endmacro %}

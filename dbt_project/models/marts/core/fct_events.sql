@@ -49,7 +49,7 @@ touched as (
     select event_id from events
     where loaded_at > (select loaded_at from watermark)
        or arrived_on >= {{ dbt.dateadd('day', -var('lookback_days'), '(select arrived_on from watermark)') }}
-    union
+    union all
     select event_id from reattributed
 ),
 

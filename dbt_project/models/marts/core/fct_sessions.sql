@@ -58,7 +58,7 @@ gap_events as (
         event_id,
         event_at,
         lag(event_at) over (
-            partition by user_id, source order by event_at, event_id
+            partition by user_id, source order by event_at nulls first, event_id nulls first
         ) as previous_event_at
     from events
     where source in ({{ ("'" ~ gap_sources | join("', '") ~ "'") if gap_sources else "''" }})
@@ -87,7 +87,8 @@ gap_sessions as (
         event_id,
         event_at,
         sum(is_session_start) over (
-            partition by user_id, source order by event_at, event_id
+            -- nulls first: the default elsewhere, and BigQuery's only option with a frame
+            partition by user_id, source order by event_at nulls first, event_id nulls first
             rows between unbounded preceding and current row
         ) as session_index
     from gap_starts

@@ -49,7 +49,7 @@ renamed as (
         coalesce({{ json_text('event_properties', 'referrer') }}, {{ json_text('user_properties', 'referrer') }}) as referrer,
         event_properties as properties,
         client_upload_at as received_at,
-        partition as arrived_on,
+        {{ adapter.quote('partition') }} as arrived_on,  -- a reserved word on BigQuery
         source_file,
         line_number,
         loaded_at

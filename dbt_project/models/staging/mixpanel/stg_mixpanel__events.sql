@@ -45,7 +45,7 @@ renamed as (
         {{ json_text('properties', '$initial_referrer') }} as referrer,
         properties,
         processed_at as received_at,
-        partition as arrived_on,
+        {{ adapter.quote('partition') }} as arrived_on,  -- a reserved word on BigQuery
         source_file,
         line_number,
         loaded_at
