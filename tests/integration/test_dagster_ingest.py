@@ -54,8 +54,9 @@ def test_definitions_load_with_the_ingest_group():
     graph = defs.resolve_asset_graph()
     ingest = {k.to_user_string() for k in dg.AssetSelection.groups("ingest").resolve(graph)}
     assert ingest == {"raw/mixpanel_events", "raw/amplitude_events", "raw/mixpanel_profiles"}
-    ledger = {k.asset_key.to_user_string() for k in graph.asset_check_keys
-              if k.name == "ledger_balances"}
+    ledger = {
+        k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "ledger_balances"
+    }
     assert ledger == ingest
     assert defs.resolve_sensor_def("new_export_files") is not None
 

@@ -31,7 +31,7 @@ def built(tmp_path_factory):
     load_exports(warehouse, exports)
     run_dbt(["build", "--exclude", "test_type:unit"], warehouse, root)
     con = connect(warehouse, read_only=True)
-    yield exports, con
+    yield exports, con, warehouse, root
     con.close()
 
 
@@ -43,7 +43,7 @@ def truth(exports):
 
 
 def test_every_identified_person_is_one_user_with_all_their_events(built):
-    exports, con = built
+    exports, con, _, _ = built
     _, people = truth(exports)
     expected = {p["user_id"]: int(p["events"]) for p in people if p["user_id"]}
     got = dict(
@@ -56,7 +56,7 @@ def test_every_identified_person_is_one_user_with_all_their_events(built):
 
 
 def test_people_after_stitching_are_exact(built):
-    exports, con = built
+    exports, con, _, _ = built
     summary, people = truth(exports)
     anonymous_devices = sum(int(p["n_devices"]) for p in people if not p["user_id"])
     identified, anonymous = con.execute(
@@ -68,7 +68,7 @@ def test_people_after_stitching_are_exact(built):
 
 
 def test_sessions_orders_and_revenue_match_the_truth(built):
-    exports, con = built
+    exports, con, _, _ = built
     summary, _ = truth(exports)
     for source in layout.EVENT_SOURCES:
         sessions = con.execute(
@@ -78,17 +78,17 @@ def test_sessions_orders_and_revenue_match_the_truth(built):
         assert abs(sessions - expected) <= 0.01 * expected, (source, sessions, expected)
     orders, refunds, revenue = con.execute(
         "select count(*) filter (where not is_refund), count(*) filter (where is_refund), "
-        "round(sum(revenue), 2) from core.fct_orders"
+        "sum(revenue)::double from core.fct_orders"
     ).fetchone()
     assert orders == summary["totals"]["orders"]
     assert refunds == sum(summary["sources"][s]["refunds"] for s in layout.EVENT_SOURCES)
-    assert revenue == pytest.approx(
-        summary["totals"]["revenue"] - summary["totals"]["refunded"], abs=0.01
-    )
+    # exact to the cent: revenue is a decimal, never a 32-bit float
+    expected = summary["totals"]["revenue"] - summary["totals"]["refunded"]
+    assert round(revenue, 6) == round(expected, 2)
 
 
 def test_events_are_unique_and_complete(built):
-    exports, con = built
+    exports, con, _, _ = built
     summary, _ = truth(exports)
     unique = sum(summary["sources"][s]["unique_events"] for s in layout.EVENT_SOURCES)
     assert con.execute(
@@ -116,7 +116,11 @@ def test_incremental_runs_equal_a_full_rebuild(tmp_path):
     anonymous_after_first_run: set[str] = set()
     for batch in (days[:5], days[5:9], days[9:]):
         load_exports(warehouse, exports, days=set(batch))
-        run_dbt(["build", "--exclude", "resource_type:test"], warehouse, tmp_path)
+        run_dbt(
+            ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
+            warehouse,
+            tmp_path,
+        )
         if not anonymous_after_first_run:
             with connect(warehouse, read_only=True) as con:
                 anonymous_after_first_run = {
@@ -133,7 +137,11 @@ def test_incremental_runs_equal_a_full_rebuild(tmp_path):
             [sorted(anonymous_after_first_run)],
         ).fetchone()[0]
     shutil.rmtree(tmp_path / "target")
-    run_dbt(["build", "--full-refresh", "--exclude", "resource_type:test"], warehouse, tmp_path)
+    run_dbt(
+        ["build", "--full-refresh", "--exclude", "resource_type:test", "resource_type:unit_test"],
+        warehouse,
+        tmp_path,
+    )
     with connect(warehouse, read_only=True) as con:
         full = snapshot(con)
     assert (
@@ -142,3 +150,11 @@ def test_incremental_runs_equal_a_full_rebuild(tmp_path):
     for table in MARTS:
         assert len(incremental[table]) == len(full[table]), table
         assert incremental[table] == full[table], table
+
+
+def test_dbt_unit_tests_pass(built):
+    """Identity and sessionization edge cases (unit tests in the models' YAML). They need the
+    models' tables to exist, so they run after a build, as in CI."""
+    _, con, warehouse, root = built
+    con.close()  # dbt needs the file for itself
+    run_dbt(["test", "--select", "test_type:unit"], warehouse, root)

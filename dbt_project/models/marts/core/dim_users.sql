@@ -14,7 +14,7 @@ sessions as (
 orders as (
     select
         user_id,
-        sum(case when is_refund then 0 else 1 end) as lifetime_orders,
+        count(case when not is_refund then 1 end) as lifetime_orders,
         sum(revenue) as lifetime_revenue,
         min(case when not is_refund then ordered_at end) as first_order_at,
         max(case when not is_refund then ordered_at end) as last_order_at

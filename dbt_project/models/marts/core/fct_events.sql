@@ -25,7 +25,7 @@ identity_map as (
 ),
 
 held_out as (
-    select event_id from {{ ref('int_events_held_out') }}
+    select source_file, line_number from {{ ref('int_events_held_out') }}
 ),
 
 {% if is_incremental() %}
@@ -38,11 +38,14 @@ reattributed as (
     -- events stored under an identity that the map now resolves differently
     select existing.event_id
     from {{ this }} as existing
-    inner join identity_map
-        on identity_map.identifier_type = 'device'
-        and identity_map.identifier = existing.device_id
-    where existing.identity_source in ('device', 'anonymous')
-      and existing.user_id <> identity_map.person_id
+    left join identity_map as by_device
+        on by_device.identifier_type = 'device'
+        and by_device.identifier = existing.device_id
+    left join identity_map as by_amplitude_id
+        on by_amplitude_id.identifier_type = 'amplitude_id'
+        and by_amplitude_id.identifier = cast(existing.amplitude_id as {{ dbt.type_string() }})
+    where existing.identity_source <> 'user_id'
+      and existing.user_id <> coalesce(by_device.person_id, by_amplitude_id.person_id, existing.user_id)
 ),
 
 touched as (
@@ -74,7 +77,11 @@ deduplicated as (
             order by arrived_on desc, received_at desc, source_file, line_number
         ) as copy_number
     from candidates
-    where event_id not in (select event_id from held_out)
+    where not exists (
+        select 1 from held_out
+        where held_out.source_file = candidates.source_file
+          and held_out.line_number = candidates.line_number
+    )
 ),
 
 stitched as (

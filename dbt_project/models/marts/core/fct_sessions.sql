@@ -32,9 +32,29 @@ all_events as (
 
 {% if is_incremental() %}
 
+sessionizable as (
+    -- events a session can hold: all of a gap source's, a vendor source's with a session id
+    select user_id, count(*) as events
+    from all_events
+    where source in ({{ ("'" ~ gap_sources | join("', '") ~ "'") if gap_sources else "''" }})
+       or vendor_session_id is not null
+    group by user_id
+),
+
+stored as (
+    select user_id, sum(events) as events from {{ this }} group by user_id
+),
+
 touched_people as (
-    select distinct user_id from all_events
+    -- people with new or re-processed events ...
+    select user_id from all_events
     where updated_at > (select max(updated_at) from {{ this }})
+    union all
+    -- ... and people who lost events to someone else (a shared device's owner changed)
+    select stored.user_id
+    from stored
+    left join sessionizable on sessionizable.user_id = stored.user_id
+    where stored.events <> coalesce(sessionizable.events, 0)
 ),
 
 events as (

@@ -24,11 +24,11 @@ renamed as (
         amplitude_id,
         insert_id,
         case when session_id > 0 then session_id end as vendor_session_id,
-        coalesce(
-            cast({{ json_text('event_properties', '$revenue') }} as {{ dbt.type_float() }}),
-            cast({{ json_text('event_properties', '$price') }} as {{ dbt.type_float() }})
+        cast(coalesce(
+            cast({{ json_text('event_properties', '$revenue') }} as {{ dbt.type_numeric() }}),
+            cast({{ json_text('event_properties', '$price') }} as {{ dbt.type_numeric() }})
             * coalesce(cast({{ json_text('event_properties', '$quantity') }} as {{ dbt.type_int() }}), 1)
-        ) as revenue,
+        ) as {{ dbt.type_numeric() }}) as revenue,
         coalesce({{ json_text('event_properties', '$currency') }}, '{{ var("default_currency") }}')
             as currency,
         {{ json_text('event_properties', '$productId') }} as product_id,

@@ -19,7 +19,7 @@ renamed as (
         cast(null as {{ dbt.type_bigint() }}) as amplitude_id,
         insert_id,
         cast(null as {{ dbt.type_bigint() }}) as vendor_session_id,
-        cast({{ json_text('properties', var('mixpanel_revenue_property')) }} as {{ dbt.type_float() }})
+        cast({{ json_text('properties', var('mixpanel_revenue_property')) }} as {{ dbt.type_numeric() }})
             as revenue,
         coalesce({{ json_text('properties', 'currency') }}, '{{ var("default_currency") }}')
             as currency,

@@ -1,0 +1,26 @@
+{#- Helpers shared by the analytics models. -#}
+
+{#- Days in one retention period: day 1, week 7, month 30 (Amplitude's and Mixpanel's rolling
+    windows). -#}
+{% macro period_days(unit=none) -%}
+    {%- set unit = unit or var('retention_unit') -%}
+    {%- set days = {'day': 1, 'week': 7, 'month': 30} -%}
+    {%- if unit not in days -%}
+        {{ exceptions.raise_compiler_error("retention_unit must be day, week or month, not '" ~ unit ~ "'") }}
+    {%- endif -%}
+    {{ return(days[unit]) }}
+{%- endmacro %}
+
+{#- The observation end: the var as_of (RECUR_AS_OF) as the end of that day, else the last event. -#}
+{% macro observation_end_sql(events_relation) -%}
+    {%- if var('as_of') -%}
+        {{ dbt.dateadd('day', 1, "cast('" ~ var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- else -%}
+        (select max(event_at) from {{ events_relation }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Which rolling period an event falls in, counted from a start time. -#}
+{% macro period_index(start_at, event_at, unit=none) -%}
+    floor({{ dbt.datediff(start_at, event_at, 'millisecond') }} / ({{ period_days(unit) }} * 86400000.0))
+{%- endmacro %}

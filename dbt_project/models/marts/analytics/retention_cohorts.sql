@@ -1,0 +1,106 @@
+{#- N-period ("on") and unbounded ("on or after") retention per cohort, as Amplitude and Mixpanel
+    define them (analytics.md §3):
+    - each person's periods are rolling windows of retention_unit from their own start event
+      (day k = hours [24k, 24k+24));
+    - "on": a return event in period k exactly; "on or after": in period k or any later one;
+    - right-censored: a person counts in cell k only once their period k has fully elapsed before
+      the observation end, in the numerator and the denominator (eligible_users).
+    Cohorts are the calendar period (day, week or month, UTC) of the start event. -#}
+
+{%- set unit = var('retention_unit') -%}
+{%- set start_event = var('retention_start_event') -%}
+{%- set return_event = var('retention_return_event') -%}
+
+with
+
+events as (
+    select user_id, event_at, event_name from {{ ref('fct_events') }}
+),
+
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
+starts as (
+    select user_id, min(event_at) as started_at
+    from events
+    {% if start_event %}where event_name = '{{ start_event }}'{% endif %}
+    group by user_id
+),
+
+cohorts as (
+    select
+        user_id,
+        started_at,
+        cast({{ dbt.date_trunc(unit, 'started_at') }} as date) as cohort_date
+    from starts
+    where started_at < (select observation_end from observation)
+),
+
+returns as (
+    select distinct
+        cohorts.user_id,
+        cast({{ period_index('cohorts.started_at', 'events.event_at') }} as {{ dbt.type_int() }})
+            as period
+    from cohorts
+    inner join events on events.user_id = cohorts.user_id
+    where events.event_at >= cohorts.started_at
+      and events.event_at < (select observation_end from observation)
+      {% if return_event %}and events.event_name = '{{ return_event }}'{% endif %}
+),
+
+last_returns as (
+    select user_id, max(period) as last_period from returns group by user_id
+),
+
+periods as (
+    select cast(generated_number - 1 as {{ dbt.type_int() }}) as period
+    from ({{ dbt.generate_series(var('retention_periods') + 1) }}) as series
+),
+
+cells as (
+    -- (person, period) pairs whose period has fully elapsed
+    select cohorts.user_id, cohorts.cohort_date, periods.period
+    from cohorts
+    cross join periods
+    where {{ dbt.dateadd('second', '(periods.period + 1) * ' ~ period_days() ~ ' * 86400',
+                         'cohorts.started_at') }}
+          <= (select observation_end from observation)
+),
+
+cohort_sizes as (
+    select cohort_date, count(*) as cohort_users from cohorts group by cohort_date
+),
+
+counted as (
+    select
+        cells.cohort_date,
+        cells.period,
+        count(*) as eligible_users,
+        count(returns.user_id) as retained_on,
+        sum(case when last_returns.last_period >= cells.period then 1 else 0 end)
+            as retained_on_or_after
+    from cells
+    left join returns
+        on returns.user_id = cells.user_id and returns.period = cells.period
+    left join last_returns on last_returns.user_id = cells.user_id
+    group by cells.cohort_date, cells.period
+),
+
+final as (
+    select
+        counted.cohort_date,
+        '{{ unit }}' as period_unit,
+        counted.period,
+        cohort_sizes.cohort_users,
+        counted.eligible_users,
+        counted.retained_on,
+        counted.retained_on_or_after,
+        1.0 * counted.retained_on / counted.eligible_users as retention_on,
+        1.0 * counted.retained_on_or_after / counted.eligible_users as retention_on_or_after,
+        counted.eligible_users = cohort_sizes.cohort_users as is_complete
+    from counted
+    inner join cohort_sizes on cohort_sizes.cohort_date = counted.cohort_date
+)
+
+select * from final

@@ -1,0 +1,106 @@
+{#- Revenue per cohort and period, the historical LTV curve and net revenue retention.
+
+    Cohorts and periods as in retention_cohorts (the start event's calendar period; rolling
+    periods from each person's own start). Per cell, over the people whose period has fully
+    elapsed (eligible_users): revenue in the period (refunds net), revenue per eligible person,
+    cumulative revenue per person up to and including the period (L_c(K) = sum of revenue in
+    periods 0..K / people observed through K: the historical LTV curve), and net revenue
+    retention = revenue in period k / revenue in period 0 of the same people. -#}
+
+{%- set unit = var('retention_unit') -%}
+{%- set start_event = var('retention_start_event') -%}
+
+with
+
+events as (
+    select user_id, event_at, event_name from {{ ref('fct_events') }}
+),
+
+orders as (
+    select user_id, ordered_at, revenue from {{ ref('fct_orders') }}
+),
+
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
+starts as (
+    select user_id, min(event_at) as started_at
+    from events
+    {% if start_event %}where event_name = '{{ start_event }}'{% endif %}
+    group by user_id
+),
+
+cohorts as (
+    select
+        user_id,
+        started_at,
+        cast({{ dbt.date_trunc(unit, 'started_at') }} as date) as cohort_date
+    from starts
+    where started_at < (select observation_end from observation)
+),
+
+revenue_by_period as (
+    select
+        cohorts.user_id,
+        cast({{ period_index('cohorts.started_at', 'orders.ordered_at') }} as {{ dbt.type_int() }})
+            as period,
+        sum(orders.revenue) as revenue
+    from cohorts
+    inner join orders on orders.user_id = cohorts.user_id
+    where orders.ordered_at >= cohorts.started_at
+      and orders.ordered_at < (select observation_end from observation)
+    group by 1, 2
+),
+
+periods as (
+    select cast(generated_number - 1 as {{ dbt.type_int() }}) as period
+    from ({{ dbt.generate_series(var('retention_periods') + 1) }}) as series
+),
+
+cells as (
+    select cohorts.user_id, cohorts.cohort_date, periods.period
+    from cohorts
+    cross join periods
+    where {{ dbt.dateadd('second', '(periods.period + 1) * ' ~ period_days() ~ ' * 86400',
+                         'cohorts.started_at') }}
+          <= (select observation_end from observation)
+),
+
+per_person as (
+    -- each eligible person's revenue in the period, up to it (a person's cells are periods
+    -- 0..K without gaps), and in period 0
+    select
+        cells.cohort_date,
+        cells.period,
+        cells.user_id,
+        coalesce(in_period.revenue, 0) as revenue,
+        sum(coalesce(in_period.revenue, 0)) over (
+            partition by cells.user_id order by cells.period nulls first
+            rows between unbounded preceding and current row
+        ) as cumulative_revenue,
+        sum(case when cells.period = 0 then coalesce(in_period.revenue, 0) else 0 end) over (
+            partition by cells.user_id
+        ) as period_0_revenue
+    from cells
+    left join revenue_by_period as in_period
+        on in_period.user_id = cells.user_id and in_period.period = cells.period
+),
+
+final as (
+    select
+        cohort_date,
+        '{{ unit }}' as period_unit,
+        period,
+        count(*) as eligible_users,
+        sum(case when revenue <> 0 then 1 else 0 end) as paying_users,
+        sum(revenue) as revenue,
+        sum(revenue) / count(*) as revenue_per_user,
+        sum(cumulative_revenue) / count(*) as cumulative_revenue_per_user,
+        case when sum(period_0_revenue) <> 0
+             then sum(revenue) / sum(period_0_revenue) end as net_revenue_retention
+    from per_person
+    group by cohort_date, period
+)
+
+select * from final

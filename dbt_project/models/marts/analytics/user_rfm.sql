@@ -1,0 +1,101 @@
+{#- Recency, frequency and monetary value per customer (people with at least one purchase), as
+    of the observation end, with quintile scores 1-5 (5 = best) and the R x F segment.
+
+    - recency_days: days from the last purchase to the observation end;
+    - frequency: purchases (refunds excluded); monetary: net revenue (refunds included);
+    - scores: ntile(5) ordered by the value and then user_id, so ties split across quintiles the
+      same way on every run (analytics.md §6.1);
+    - segment: the seed rfm_segments maps (R, F) to one of 10 segments; R=1, F=1 becomes "Lost"
+      when rfm_split_lost is on;
+    - top_category: the product category the customer bought most often (then by revenue, then
+      by name), for micro-segments such as "At Risk x Books". -#}
+
+with
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
+customers as (
+    select
+        user_id,
+        max(case when not is_refund then ordered_at end) as last_order_at,
+        sum(case when is_refund then 0 else 1 end) as frequency,
+        sum(revenue) as monetary
+    from orders
+    where ordered_at < (select observation_end from observation)
+    group by user_id
+    having sum(case when is_refund then 0 else 1 end) > 0
+),
+
+measured as (
+    select
+        user_id,
+        last_order_at,
+        {{ dbt.datediff('last_order_at', '(select observation_end from observation)', 'day') }}
+            as recency_days,
+        frequency,
+        monetary
+    from customers
+),
+
+scored as (
+    select
+        *,
+        ntile(5) over (order by recency_days desc, user_id) as r_score,
+        ntile(5) over (order by frequency, user_id) as f_score,
+        ntile(5) over (order by monetary, user_id) as m_score
+    from measured
+),
+
+categories as (
+    select
+        user_id,
+        product_category,
+        row_number() over (
+            partition by user_id
+            order by count(*) desc, sum(revenue) desc, product_category
+        ) as category_rank
+    from orders
+    where not is_refund and product_category is not null
+    group by user_id, product_category
+),
+
+segments as (
+    select * from {{ ref('rfm_segments') }}
+),
+
+final as (
+    select
+        scored.user_id,
+        scored.last_order_at,
+        scored.recency_days,
+        scored.frequency,
+        scored.monetary,
+        scored.r_score,
+        scored.f_score,
+        scored.m_score,
+        cast(scored.r_score as {{ dbt.type_string() }})
+            || cast(scored.f_score as {{ dbt.type_string() }})
+            || cast(scored.m_score as {{ dbt.type_string() }}) as rfm_cell,
+        case
+            when {{ 'true' if var('rfm_split_lost') else 'false' }}
+                 and scored.r_score = 1 and scored.f_score = 1 then 'Lost'
+            else segments.segment
+        end as rfm_segment,
+        categories.product_category as top_category
+    from scored
+    inner join segments
+        on segments.r_score = scored.r_score and segments.f_score = scored.f_score
+    left join categories
+        on categories.user_id = scored.user_id and categories.category_rank = 1
+)
+
+select
+    *,
+    rfm_segment || coalesce(' x ' || top_category, '') as micro_segment
+from final
