@@ -1,30 +1,42 @@
 """`make bench`: generate the benchmark data once, run each case in a fresh process, report.
 
-    python -m bench [--mixpanel-users N] [--days D]
+    python -m bench [--only {ingest,dbt}] [--users N] [--days D] [--dbt-users N] [--dbt-days D]
 
-Results go to bench/out/ingest.json and into the marked section of docs/benchmarks.md.
+Two benchmarks, both by default:
+
+- ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source;
+  results in bench/out/ingest.json and the "ingest results" section of docs/benchmarks.md;
+- dbt (bench/dbt_build.py): a full ``dbt build`` on ~10M events, then an incremental one after
+  one more export day; results in bench/out/dbt.json and the "dbt results" section.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench import dbt_build
 from bench.ingest import CASES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ingest results: start -->", "<!-- ingest results: end -->"
+DBT_START, DBT_END = "<!-- dbt results: start -->", "<!-- dbt results: end -->"
+BENCHMARKS = ("ingest", "dbt")
+# ~0.51 exported events per person per day over 91 days (the generator's churn lowers it as the
+# window grows): 208,000 people give ~9.7M events, about 98 s to generate and 3.8 GB on disk.
+DBT_USERS, DBT_DAYS = 208_000, 91
 
 
 def generate(users: int, days: int) -> Path:
-    """Clean exports (pandas cannot read faulty lines) for ~1M events per source, made once."""
+    """Clean exports (pandas cannot read faulty lines), made once per size and kept in bench/out."""
     exports = OUT / f"exports-{users}u-{days}d"
     if not (exports / "truth" / "summary.json").exists():
         from sandbox.generate import generate as write
@@ -52,13 +64,17 @@ def table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--users", type=int, default=75_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
-    args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+def write_section(start: str, end: str, report: str, heading: str) -> None:
+    """Replace the text between ``start`` and ``end`` in docs/benchmarks.md; a new section goes
+    at the end under ``heading``."""
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    DOC.write_text(head + report + rest.split(end, 1)[1])
+
+
+def ingest(args: argparse.Namespace) -> None:
     print(f"generating benchmark exports ({args.users:,} people, {args.days} days) ...")
     exports = generate(args.users, args.days)
     results = []
@@ -84,9 +100,67 @@ def main() -> int:
         ]
     )
     print("\n" + report)
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    DOC.write_text(head + report + rest.split(END, 1)[1])
+    write_section(START, END, report, "## Ingest")
+
+
+def dbt(args: argparse.Namespace) -> None:
+    print(f"generating dbt benchmark exports ({args.dbt_users:,} people, {args.dbt_days} days) ...")
+    started = time.perf_counter()
+    exports = generate(args.dbt_users, args.dbt_days)
+    print(f"  ready in {time.perf_counter() - started:.0f} s: {exports.relative_to(ROOT)}")
+    result = dbt_build.run(exports, OUT / "dbt")
+    (OUT / "dbt.json").write_text(json.dumps(result, indent=2))
+    steps = result["steps"]
+    command = (
+        "python -m bench --only dbt"
+        if (args.dbt_users, args.dbt_days) == (DBT_USERS, DBT_DAYS)
+        else f"python -m bench --only dbt --dbt-users {args.dbt_users} --dbt-days {args.dbt_days}"
+    )
+    report = "\n".join(
+        [
+            DBT_START,
+            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
+            f"({os.cpu_count()} cores, {_memory_gb():.0f} GB), Python {platform.python_version()}, "
+            f"`{command}`: {result['exported_events']:,} exported events of {result['users']:,} "
+            f"people over {result['days']} days (`{result['exports']}`). Each build is "
+            f"`{steps['build_full']['command']}` with `DO_NOT_TRACK=1` and `RECUR_WAREHOUSE` set "
+            f"to the benchmark's warehouse (dbt's target and logs under `bench/out/dbt/`); peak "
+            f"memory by {steps['build_full']['method']}. Rows after the incremental build: "
+            + ", ".join(f"{table} {n:,}" for table, n in result["rows"].items())
+            + f"; warehouse file {result['warehouse_mb']:,} MB. Models s and tests s are sums of "
+            "dbt's per-node times (`run_results.json`, kept in `bench/out/dbt/`): a `dbt run` "
+            "takes about models s + dbt overhead s. CPU s is user + system time of dbt and "
+            "DuckDB; the load average is the 1-minute one when the step started (other work on "
+            "the machine slows the wall times).",
+            "",
+            dbt_build.table(result),
+            DBT_END,
+        ]
+    )
+    print("\n" + report)
+    write_section(DBT_START, DBT_END, report, "## dbt: full and incremental build")
+
+
+def _memory_gb() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: both)")
+    parser.add_argument("--users", type=int, default=75_000, help="ingest: people")
+    parser.add_argument("--days", type=int, default=30, help="ingest: days")
+    parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES, help="ingest: cases")
+    parser.add_argument("--dbt-users", type=int, default=DBT_USERS, help="dbt: people")
+    parser.add_argument("--dbt-days", type=int, default=DBT_DAYS, help="dbt: days (> 90)")
+    args = parser.parse_args()
+    if args.dbt_days <= dbt_build.INITIAL_DAYS:
+        parser.error(f"--dbt-days must be more than {dbt_build.INITIAL_DAYS}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.only in (None, "ingest"):
+        ingest(args)
+    if args.only in (None, "dbt"):
+        dbt(args)
     return 0
 
 

@@ -11,6 +11,10 @@ events as (
     select * from {{ ref('int_events_unioned') }}
 ),
 
+reasoned as (
+    select *, {{ held_out_reason() }} as reason from events
+),
+
 final as (
     select
         event_id,
@@ -21,14 +25,9 @@ final as (
         loaded_at,
         source_file,
         line_number,
-        case
-            when {{ dbt.datediff('event_date', 'arrived_on', 'day') }} > {{ var('late_arrival_cutoff_days') }}
-                then 'arrived more than {{ var("late_arrival_cutoff_days") }} days after it happened'
-            else 'stamped more than a day after it was loaded'
-        end as reason
-    from events
-    where {{ dbt.datediff('event_date', 'arrived_on', 'day') }} > {{ var('late_arrival_cutoff_days') }}
-       or event_at > {{ dbt.dateadd('day', 1, 'loaded_at') }}
+        reason
+    from reasoned
+    where reason is not null
 )
 
 select * from final

@@ -1,14 +1,47 @@
 {#- One row per person: first touch, geo, contact details from profiles, and lifetime activity.
-    Rebuilt on each run from the incremental facts (one row per person, so it stays small). -#}
+    Incremental: a run recomputes the people whose events, sessions or profile changed since its
+    last run (over their whole history) and removes people who no longer have events. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='user_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_people_without_events() }}",
+    )
+}}
 
 with
+
+{% if is_incremental() %}
+
+touched as (
+    select user_id from {{ ref('fct_events') }}
+    where updated_at > (select max(updated_at) from {{ this }})
+    union all
+    select user_id from {{ ref('fct_sessions') }}
+    where updated_at > (select max(updated_at) from {{ this }})
+    union all
+    select user_id from {{ ref('stg_mixpanel__profiles') }}
+    where loaded_at > (select max(updated_at) from {{ this }})
+),
+
+events as (
+    select * from {{ ref('fct_events') }} where user_id in (select user_id from touched)
+),
+
+{% else %}
 
 events as (
     select * from {{ ref('fct_events') }}
 ),
 
+{% endif %}
+
 sessions as (
-    select user_id, count(*) as lifetime_sessions from {{ ref('fct_sessions') }} group by user_id
+    select user_id, count(*) as lifetime_sessions from {{ ref('fct_sessions') }}
+    where user_id in (select user_id from events)
+    group by user_id
 ),
 
 orders as (
@@ -19,6 +52,7 @@ orders as (
         min(case when not is_refund then ordered_at end) as first_order_at,
         max(case when not is_refund then ordered_at end) as last_order_at
     from {{ ref('fct_orders') }}
+    where user_id in (select user_id from events)
     group by user_id
 ),
 
@@ -87,7 +121,9 @@ final as (
         coalesce(orders.lifetime_orders, 0) as lifetime_orders,
         coalesce(orders.lifetime_revenue, 0) as lifetime_revenue,
         orders.first_order_at,
-        orders.last_order_at
+        orders.last_order_at,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+            as updated_at
     from activity
     left join first_touch on activity.user_id = first_touch.user_id and first_touch.touch_number = 1
     left join last_geo on activity.user_id = last_geo.user_id and last_geo.recency = 1

@@ -1,10 +1,14 @@
 {#- One row per event, attributed to its person (user_id), across sources.
 
-    Incremental: a run re-reads only (a) events loaded since the last run or exported within
-    lookback_days of the newest export day, and (b) events whose person changed because a device
-    identified since (merges are retroactive). Copies of one event keep the one exported last
-    (for Mixpanel, its distinct_id is the most recent canonical one), so re-processing an event
-    and building from scratch give the same row. -#}
+    Copies of one event keep the one exported last (for Mixpanel, its distinct_id is the most
+    recent canonical one), then the one received last, then by file and line; held-out copies
+    (int_events_held_out) never enter.
+
+    Incremental: a run reads only (a) the copies loaded since its last run or exported within
+    lookback_days of the newest export day, (b) the stored rows of those events, so that a copy
+    that arrives again competes with the one kept, and (c) the stored rows whose person changed
+    because a device identified since (merges are retroactive). It never re-reads history, and
+    gives the rows a full build gives. -#}
 {{
     config(
         materialized='incremental',
@@ -13,6 +17,8 @@
         on_schema_change='fail',
     )
 }}
+
+{%- set columns = event_columns() -%}
 
 with
 
@@ -24,19 +30,23 @@ identity_map as (
     select * from {{ ref('int_identity_map') }}
 ),
 
-held_out as (
-    select source_file, line_number from {{ ref('int_events_held_out') }}
-),
-
 {% if is_incremental() %}
 
 watermark as (
     select max(loaded_at) as loaded_at, max(arrived_on) as arrived_on from {{ this }}
 ),
 
-reattributed as (
-    -- events stored under an identity that the map now resolves differently
-    select existing.event_id
+arrived as (
+    select {{ columns | join(', ') }}
+    from events
+    where loaded_at > (select loaded_at from watermark)
+       or arrived_on >= {{ dbt.dateadd('day', -var('lookback_days'), '(select arrived_on from watermark)') }}
+),
+
+stored as (
+    select
+        existing.*,
+        coalesce(by_device.person_id, by_amplitude_id.person_id) as mapped_person_id
     from {{ this }} as existing
     left join identity_map as by_device
         on by_device.identifier_type = 'device'
@@ -44,27 +54,30 @@ reattributed as (
     left join identity_map as by_amplitude_id
         on by_amplitude_id.identifier_type = 'amplitude_id'
         and by_amplitude_id.identifier = cast(existing.amplitude_id as {{ dbt.type_string() }})
-    where existing.identity_source <> 'user_id'
-      and existing.user_id <> coalesce(by_device.person_id, by_amplitude_id.person_id, existing.user_id)
 ),
 
-touched as (
-    select event_id from events
-    where loaded_at > (select loaded_at from watermark)
-       or arrived_on >= {{ dbt.dateadd('day', -var('lookback_days'), '(select arrived_on from watermark)') }}
-    union all
-    select event_id from reattributed
+revisited as (
+    -- stored rows of events that arrived again, or whose person the map now resolves differently
+    select
+        {% for column in columns -%}
+        {{ 'source_user_id as user_id' if column == 'user_id' else column }},
+        {% endfor -%}
+        1 as is_stored
+    from stored
+    where event_id in (select event_id from arrived)
+       or (identity_source <> 'user_id' and user_id <> coalesce(mapped_person_id, user_id))
 ),
 
 candidates as (
-    select events.* from events
-    where events.event_id in (select event_id from touched)
+    select {{ columns | join(', ') }}, 0 as is_stored from arrived
+    union all
+    select * from revisited
 ),
 
 {% else %}
 
 candidates as (
-    select * from events
+    select {{ columns | join(', ') }}, 0 as is_stored from events
 ),
 
 {% endif %}
@@ -74,14 +87,10 @@ deduplicated as (
         *,
         row_number() over (
             partition by event_id
-            order by arrived_on desc, received_at desc, source_file, line_number
+            order by arrived_on desc, received_at desc, source_file, line_number, is_stored
         ) as copy_number
     from candidates
-    where not exists (
-        select 1 from held_out
-        where held_out.source_file = candidates.source_file
-          and held_out.line_number = candidates.line_number
-    )
+    where is_stored = 1 or {{ held_out_reason() }} is null
 ),
 
 stitched as (
@@ -124,6 +133,7 @@ final as (
         user_id as source_user_id,
         distinct_id,
         amplitude_id,
+        insert_id,
         vendor_session_id,
         revenue,
         currency,
@@ -143,7 +153,10 @@ final as (
         utm_term,
         referrer,
         properties,
+        received_at,
         arrived_on,
+        source_file,
+        line_number,
         loaded_at,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
             as updated_at

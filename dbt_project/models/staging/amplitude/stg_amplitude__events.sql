@@ -1,10 +1,28 @@
 {#- Amplitude events in Recur's event vocabulary. The event_id is device_id + $insert_id when the
     sender gave an insert id (Amplitude's own dedup key), else the uuid, so copies uploaded on
-    several days share it; int_events keeps one. Revenue is $revenue, else $price x $quantity. -#}
+    several days share it; fct_events keeps one. Revenue is $revenue, else $price x $quantity. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='arrived_on',
+        on_schema_change='fail',
+    )
+}}
+
+{#- A table, not a view: the JSON properties are parsed once, when a day arrives, instead of on
+    every read. Incremental by export day: a run replaces the days that were (re)loaded since. -#}
+
 with
 
 source as (
     select * from {{ source('raw', 'amplitude_events') }}
+    {% if is_incremental() %}
+    where {{ adapter.quote('partition') }} in (
+        select {{ adapter.quote('partition') }} from {{ source('raw', 'amplitude_events') }}
+        where loaded_at > (select max(loaded_at) from {{ this }})
+    )
+    {% endif %}
 ),
 
 renamed as (

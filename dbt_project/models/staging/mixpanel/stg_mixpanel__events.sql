@@ -1,9 +1,27 @@
 {#- Mixpanel events in Recur's event vocabulary. Copies of one event exported on several days
-    share an event_id; int_events keeps one. -#}
+    share an event_id; fct_events keeps one. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='arrived_on',
+        on_schema_change='fail',
+    )
+}}
+
+{#- A table, not a view: the JSON properties are parsed once, when a day arrives, instead of on
+    every read. Incremental by export day: a run replaces the days that were (re)loaded since. -#}
+
 with
 
 source as (
     select * from {{ source('raw', 'mixpanel_events') }}
+    {% if is_incremental() %}
+    where {{ adapter.quote('partition') }} in (
+        select {{ adapter.quote('partition') }} from {{ source('raw', 'mixpanel_events') }}
+        where loaded_at > (select max(loaded_at) from {{ this }})
+    )
+    {% endif %}
 ),
 
 renamed as (
