@@ -47,11 +47,9 @@ funnel_{{ f }}_step_{{ s }}_summary as (
         cast(null as double) as median_seconds_from_previous,
         cast(null as double) as median_seconds_from_start
         {%- else %}
-        percentile_cont(0.5) within group (order by
-            {{ dbt.datediff('previous.reached_at', 'current_step.reached_at', 'second') }})
+        {{ median(dbt.datediff('previous.reached_at', 'current_step.reached_at', 'second')) }}
             as median_seconds_from_previous,
-        percentile_cont(0.5) within group (order by
-            {{ dbt.datediff('current_step.started_at', 'current_step.reached_at', 'second') }})
+        {{ median(dbt.datediff('current_step.started_at', 'current_step.reached_at', 'second')) }}
             as median_seconds_from_start
         {%- endif %}
     from funnel_{{ f }}_step_{{ s }} as current_step

@@ -19,6 +19,15 @@
 }}
 
 {%- set columns = event_columns() -%}
+{%- set output_columns = [
+    'event_id', 'user_id', 'identity_source', 'source', 'event_name', 'event_at', 'event_date',
+    'device_id', 'source_user_id', 'distinct_id', 'amplitude_id', 'insert_id', 'vendor_session_id',
+    'revenue', 'currency', 'product_id', 'product_category', 'quantity', 'platform', 'os',
+    'country_code', 'country_name', 'region', 'city', 'utm_source', 'utm_medium', 'utm_campaign',
+    'utm_content', 'utm_term', 'referrer', 'properties', 'received_at', 'arrived_on',
+    'source_file', 'line_number', 'loaded_at',
+] -%}
+{%- set run_started = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S") ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
 with
 
@@ -32,15 +41,12 @@ identity_map as (
 
 {% if is_incremental() %}
 
-watermark as (
-    select max(loaded_at) as loaded_at, max(arrived_on) as arrived_on from {{ this }}
-),
-
 arrived as (
     select {{ columns | join(', ') }}
     from events
-    where loaded_at > (select loaded_at from watermark)
-       or arrived_on >= {{ dbt.dateadd('day', -var('lookback_days'), '(select arrived_on from watermark)') }}
+    where loaded_at > cast({{ watermark('loaded_at') }} as {{ dbt.type_timestamp() }})
+       or arrived_on >= cast({{ dbt.dateadd('day', -var('lookback_days'),
+                                            'cast(' ~ watermark('arrived_on') ~ ' as date)') }} as date)
 ),
 
 stored as (
@@ -125,42 +131,30 @@ final as (
         event_id,
         person_id as user_id,
         identity_source,
-        source,
-        event_name,
-        event_at,
-        event_date,
-        device_id,
-        user_id as source_user_id,
-        distinct_id,
-        amplitude_id,
-        insert_id,
-        vendor_session_id,
-        revenue,
-        currency,
-        product_id,
-        product_category,
-        quantity,
-        platform,
-        os,
-        country_code,
-        country_name,
-        region,
-        city,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        utm_content,
-        utm_term,
-        referrer,
-        properties,
-        received_at,
-        arrived_on,
-        source_file,
-        line_number,
-        loaded_at,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-            as updated_at
+        {% for column in output_columns if column not in ('event_id', 'user_id', 'identity_source', 'source_user_id') -%}
+        {{ column }},
+        {% endfor -%}
+        user_id as source_user_id
     from stitched
 )
 
-select * from final
+select
+    {% for column in output_columns -%}
+    final.{{ column }},
+    {% endfor -%}
+    {% if is_incremental() -%}
+    -- A row re-read by the lookback that comes out the same keeps its updated_at, so the models
+    -- downstream recompute only the people whose events really changed.
+    case
+        when stored.source_file = final.source_file
+         and stored.line_number = final.line_number
+         and stored.user_id = final.user_id
+            then stored.updated_at
+        else {{ run_started }}
+    end as updated_at
+from final
+left join {{ this }} as stored on stored.event_id = final.event_id
+    {%- else -%}
+    {{ run_started }} as updated_at
+from final
+    {%- endif %}

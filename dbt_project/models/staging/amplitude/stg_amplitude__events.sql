@@ -20,7 +20,7 @@ source as (
     {% if is_incremental() %}
     where {{ adapter.quote('partition') }} in (
         select {{ adapter.quote('partition') }} from {{ source('raw', 'amplitude_events') }}
-        where loaded_at > (select max(loaded_at) from {{ this }})
+        where loaded_at > cast({{ watermark('loaded_at') }} as {{ dbt.type_timestamp() }})
     )
     {% endif %}
 ),
