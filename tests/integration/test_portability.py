@@ -99,7 +99,7 @@ DUCKDB_ONLY_PREFIX = "list_"  # every list_* function is DuckDB's
 PORTABLE_FUNCTIONS = {
     "abs", "avg", "cast", "ceil", "coalesce", "count", "dense_rank", "exp", "first_value", "floor",
     "lag", "last_value", "lead", "length", "ln", "lower", "ltrim", "max", "min", "mod", "nullif",
-    "ntile", "percent_rank", "power", "rank", "replace", "round", "row_number", "rtrim", "sqrt",
+    "ntile", "percent_rank", "cume_dist", "power", "rank", "replace", "round", "row_number", "rtrim", "sqrt",
     "sum", "trim", "upper",
 }
 

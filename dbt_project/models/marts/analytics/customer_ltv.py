@@ -1,0 +1,72 @@
+"""Predicted customer lifetime value per customer, from the models in ltv_model_params.
+
+Per customer: historical LTV (net revenue so far), P(alive) (BG/NBD), expected purchases over
+the next 90 and 365 days, expected order value (Gamma-Gamma; the population mean for customers
+without repeat purchases), the 12-month CLV discounted at ltv_monthly_discount_rate (a config in
+dbt_project.yml) and an LTV tier: top 20% of predicted 12-month CLV "high", next 30% "medium",
+the rest "low". Times are in the unit the parameters were fitted in (days).
+"""
+
+import numpy as np
+import pandas as pd
+
+import clv
+
+
+def _model(params: pd.DataFrame, name: str) -> dict:
+    rows = params[params["model"] == name]
+    return {
+        "params": dict(zip(rows["parameter"], rows["value"], strict=True)),
+        "time_unit": rows["time_unit"].iloc[0],
+    }
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    discount = float(dbt.config.get("ltv_monthly_discount_rate") or 0.01)
+    summary = dbt.ref("customer_purchase_summary").df()
+    params = dbt.ref("ltv_model_params").df()
+    bgnbd = _model(params, "bgnbd")
+    purchases = clv.BGNBD(**bgnbd["params"], time_unit=bgnbd["time_unit"])
+    fitted_spend = (params["model"] == "gamma_gamma").any()
+
+    x = summary["frequency"].to_numpy(float)
+    t_x = summary["recency_days"].to_numpy(float)
+    age = summary["age_days"].to_numpy(float)
+    zbar = summary["monetary_value"].to_numpy(float)
+    # horizons are days: convert them when the parameters are in another unit
+    per_day = 1.0 / clv.units.days_per_unit(purchases.time_unit)
+    if fitted_spend:
+        spend = clv.GammaGamma(**_model(params, "gamma_gamma")["params"])
+        order_value = spend.expected_order_value(x, zbar)  # the population mean when x = 0
+        predicted = clv.clv(
+            purchases, spend, x, t_x, age, zbar, months=12, monthly_discount_rate=discount
+        )
+    else:  # too few repeat buyers for Gamma-Gamma: the observed mean order value for everyone
+        order_value = np.full(len(x), _model(params, "observed")["params"]["mean_order_value"])
+        months = np.arange(1, 13)
+        horizon = months[:, None] * 365.25 / 12 * per_day
+        cumulative = np.vstack(
+            [np.zeros(len(x))] + [purchases.expected_purchases(h, x, t_x, age) for h in horizon]
+        )
+        monthly = np.diff(cumulative, axis=0) / (1 + discount) ** months[:, None]
+        predicted = order_value * monthly.sum(axis=0)
+    frame = pd.DataFrame(
+        {
+            "user_id": summary["user_id"],
+            "historical_ltv": summary["historical_revenue"].astype(float),
+            "frequency": summary["frequency"],
+            "recency_days": summary["recency_days"],
+            "age_days": summary["age_days"],
+            "p_alive": purchases.p_alive(x, t_x, age),
+            "expected_purchases_90d": purchases.expected_purchases(90 * per_day, x, t_x, age),
+            "expected_purchases_365d": purchases.expected_purchases(365 * per_day, x, t_x, age),
+            "expected_order_value": order_value,
+            "predicted_ltv_12m": predicted,
+            "time_unit": purchases.time_unit,
+            "calibration_end": summary["calibration_end"],
+        }
+    )
+    rank = frame["predicted_ltv_12m"].rank(method="first", ascending=False) / max(len(frame), 1)
+    frame["ltv_tier"] = np.select([rank <= 0.2, rank <= 0.5], ["high", "medium"], "low")
+    return frame
