@@ -81,13 +81,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-def run_dbt(args: list[str], warehouse: Path, workdir: Path) -> None:
-    """Run dbt on ``warehouse`` with its own target and log folders (tests may run side by side)."""
+def run_dbt(args: list[str], warehouse: Path, workdir: Path, **env_vars: str) -> None:
+    """Run dbt on ``warehouse`` with its own target and log folders (tests may run side by side);
+    ``env_vars`` are added to the environment (e.g. RECUR_AS_OF)."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "RECUR_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "RECUR_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1", **env_vars}
     dbt = Path(sys.executable).parent / "dbt"
     done = subprocess.run(
         [

@@ -24,3 +24,18 @@
 {% macro period_index(start_at, event_at, unit=none) -%}
     floor({{ dbt.datediff(start_at, event_at, 'millisecond') }} / ({{ period_days(unit) }} * 86400000.0))
 {%- endmacro %}
+
+{#- Whether a timestamp falls inside the observed time: before the end of the as_of day, or up to
+    and including the last event when there is no as_of. -#}
+{% macro is_observed(column) -%}
+    {{ column }} {{ '<' if var('as_of') else '<=' }} (select observation_end from observation)
+{%- endmacro %}
+
+{#- The last observed day: the as_of date, else the day of the last event. -#}
+{% macro observation_date_sql(events_relation) -%}
+    {%- if var('as_of') -%}
+        cast('{{ var('as_of') }}' as date)
+    {%- else -%}
+        (select max(event_date) from {{ events_relation }})
+    {%- endif -%}
+{%- endmacro %}

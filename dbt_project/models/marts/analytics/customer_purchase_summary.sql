@@ -12,7 +12,7 @@ orders as (
 ),
 
 calibration as (
-    select cast({{ observation_end_sql(ref('fct_events')) }} as date) as calibration_end
+    select {{ observation_date_sql(ref('fct_events')) }} as calibration_end
 ),
 
 purchase_days as (

@@ -53,11 +53,11 @@ final as (
     select
         interval_start,
         '{{ unit }}' as interval_unit,
-        sum(case when stage = 'new' then 1 else 0 end) as new_users,
-        sum(case when stage = 'current' then 1 else 0 end) as current_users,
-        sum(case when stage = 'resurrected' then 1 else 0 end) as resurrected_users,
-        sum(case when stage = 'dormant' then 1 else 0 end) as dormant_users,
-        sum(case when stage <> 'dormant' then 1 else 0 end) as active_users
+        count(case when stage = 'new' then 1 end) as new_users,
+        count(case when stage = 'current' then 1 end) as current_users,
+        count(case when stage = 'resurrected' then 1 end) as resurrected_users,
+        count(case when stage = 'dormant' then 1 end) as dormant_users,
+        count(case when stage <> 'dormant' then 1 end) as active_users
     from staged
     group by interval_start
 )

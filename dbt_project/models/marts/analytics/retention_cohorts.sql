@@ -45,7 +45,7 @@ returns as (
     from cohorts
     inner join events on events.user_id = cohorts.user_id
     where events.event_at >= cohorts.started_at
-      and events.event_at < (select observation_end from observation)
+      and {{ is_observed('events.event_at') }}
       {% if return_event %}and events.event_name = '{{ return_event }}'{% endif %}
 ),
 
@@ -78,7 +78,7 @@ counted as (
         cells.period,
         count(*) as eligible_users,
         count(returns.user_id) as retained_on,
-        sum(case when last_returns.last_period >= cells.period then 1 else 0 end)
+        count(case when last_returns.last_period >= cells.period then 1 end)
             as retained_on_or_after
     from cells
     left join returns

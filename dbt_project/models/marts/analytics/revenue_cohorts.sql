@@ -49,7 +49,7 @@ revenue_by_period as (
     from cohorts
     inner join orders on orders.user_id = cohorts.user_id
     where orders.ordered_at >= cohorts.started_at
-      and orders.ordered_at < (select observation_end from observation)
+      and {{ is_observed('orders.ordered_at') }}
     group by 1, 2
 ),
 
@@ -93,7 +93,7 @@ final as (
         '{{ unit }}' as period_unit,
         period,
         count(*) as eligible_users,
-        sum(case when revenue <> 0 then 1 else 0 end) as paying_users,
+        count(case when revenue <> 0 then 1 end) as paying_users,
         sum(revenue) as revenue,
         sum(revenue) / count(*) as revenue_per_user,
         sum(cumulative_revenue) / count(*) as cumulative_revenue_per_user,

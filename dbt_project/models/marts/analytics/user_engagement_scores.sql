@@ -29,7 +29,7 @@ weighted as (
         {%- endif %} as points
     from events
     left join weights on weights.event_name = events.event_name
-    where events.event_at < (select observation_end from observation)
+    where {{ is_observed('events.event_at') }}
 ),
 
 scored as (

@@ -11,7 +11,7 @@ days as (
 ),
 
 observation as (
-    select cast({{ observation_end_sql(ref('fct_events')) }} as date) as observation_date
+    select {{ observation_date_sql(ref('fct_events')) }} as observation_date
 ),
 
 gaps as (

@@ -24,19 +24,19 @@ customers as (
     select
         user_id,
         max(case when not is_refund then ordered_at end) as last_order_at,
-        sum(case when is_refund then 0 else 1 end) as frequency,
+        count(case when not is_refund then 1 end) as frequency,
         sum(revenue) as monetary
     from orders
-    where ordered_at < (select observation_end from observation)
+    where {{ is_observed('ordered_at') }}
     group by user_id
-    having sum(case when is_refund then 0 else 1 end) > 0
+    having count(case when not is_refund then 1 end) > 0
 ),
 
 measured as (
     select
         user_id,
         last_order_at,
-        {{ dbt.datediff('last_order_at', '(select observation_end from observation)', 'day') }}
+        {{ dbt.datediff('cast(last_order_at as date)', observation_date_sql(ref('fct_events')), 'day') }}
             as recency_days,
         frequency,
         monetary
@@ -61,7 +61,7 @@ categories as (
             order by count(*) desc, sum(revenue) desc, product_category
         ) as category_rank
     from orders
-    where not is_refund and product_category is not null
+    where not is_refund and product_category is not null and {{ is_observed('ordered_at') }}
     group by user_id, product_category
 ),
 
