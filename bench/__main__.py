@@ -1,13 +1,15 @@
 """`make bench`: generate the benchmark data once, run each case in a fresh process, report.
 
-    python -m bench [--only {ingest,dbt}] [--users N] [--days D] [--dbt-users N] [--dbt-days D]
+    python -m bench [--only {ingest,dbt,clv}] [--users N] [--days D] [--dbt-users N] [--dbt-days D]
 
-Two benchmarks, both by default:
+Three benchmarks, all by default:
 
 - ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source;
   results in bench/out/ingest.json and the "ingest results" section of docs/benchmarks.md;
 - dbt (bench/dbt_build.py): a full ``dbt build`` on ~10M events, then an incremental one after
   one more export day; results in bench/out/dbt.json and the "dbt results" section.
+- clv (bench/clv.py): fitting and scoring 1M customers with clv/ and with lifetimes; the
+  "clv results" section.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ingest results: start -->", "<!-- ingest results: end -->"
 DBT_START, DBT_END = "<!-- dbt results: start -->", "<!-- dbt results: end -->"
-BENCHMARKS = ("ingest", "dbt")
+BENCHMARKS = ("ingest", "dbt", "clv")
+CLV_START, CLV_END = "<!-- clv results: start -->", "<!-- clv results: end -->"
 # ~0.51 exported events per person per day over 91 days (the generator's churn lowers it as the
 # window grows): 208,000 people give ~9.7M events, about 98 s to generate and 3.8 GB on disk.
 DBT_USERS, DBT_DAYS = 208_000, 91
@@ -141,13 +144,24 @@ def dbt(args: argparse.Namespace) -> None:
     write_section(DBT_START, DBT_END, report, "## dbt: full and incremental build")
 
 
+def clv(args: argparse.Namespace) -> None:
+    """Fit and score 1M customers with clv/ and with lifetimes (bench/clv.py)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.clv"], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    report = done.stdout.split("\n\nMeasured", 1)[-1]
+    report = "\n".join([CLV_START, "Measured" + report.rstrip(), CLV_END])
+    print("\n" + report)
+    write_section(CLV_START, CLV_END, report, "## Predicted LTV: clv/ against lifetimes")
+
+
 def _memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: both)")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark (default: all)")
     parser.add_argument("--users", type=int, default=75_000, help="ingest: people")
     parser.add_argument("--days", type=int, default=30, help="ingest: days")
     parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES, help="ingest: cases")
@@ -161,6 +175,8 @@ def main() -> int:
         ingest(args)
     if args.only in (None, "dbt"):
         dbt(args)
+    if args.only in (None, "clv"):
+        clv(args)
     return 0
 
 

@@ -130,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the whole story on synthetic data")
     d.add_argument("--users", type=int, default=2000)
-    d.add_argument("--days", type=int, default=30)
+    d.add_argument("--days", type=int, default=60)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--faults", type=float, default=0.01)
     d.set_defaults(func=cmd_demo)

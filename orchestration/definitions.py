@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import environment
-from orchestration.defs import ingest, transform
+from orchestration.defs import ingest, reports, transform
 from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 
 
@@ -29,6 +29,7 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         transform.defs,
+        reports.defs,
         dg.Definitions(resources=resources(), executor=dg.in_process_executor),
     )
 

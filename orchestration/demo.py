@@ -66,7 +66,46 @@ def core_summary(warehouse) -> str:
     return "\n".join(out)
 
 
-def demo(users: int = 2000, days: int = 30, seed: int = 0, faults: float = 0.01) -> int:
+def analytics_summary(warehouse) -> str:
+    """Retention at days 1, 7 and 30, RFM segment sizes, the LTV models and churn bands."""
+    with connect(warehouse, read_only=True) as con:
+        retention = con.execute(
+            """select period, sum(retained_on) / sum(eligible_users),
+                      sum(retained_on_or_after) / sum(eligible_users), sum(eligible_users)
+               from analytics.retention_cohorts where period in (1, 7, 30)
+               group by period order by period"""
+        ).fetchall()
+        segments = con.execute(
+            "select rfm_segment, count(*) from analytics.user_rfm group by 1 order by 2 desc, 1"
+        ).fetchall()
+        params = con.execute(
+            """select model, string_agg(parameter || ' ' || round(value, 3), ', ' order by
+                      parameter), any_value(time_unit), any_value(round(log_likelihood, 1)),
+                      any_value(customers)
+               from analytics.ltv_model_params group by model order by model"""
+        ).fetchall()
+        ltv = con.execute(
+            "select count(*), sum(historical_ltv), sum(predicted_ltv_12m) from analytics.customer_ltv"
+        ).fetchone()
+        churn = con.execute(
+            "select churn_band, count(*) from analytics.churn_risk group by 1 order by 1"
+        ).fetchall()
+    out = ["retention (pooled over cohorts; on / on or after; people observable):"]
+    out += [f"  day {p:>2}: {on:6.1%} / {after:6.1%}  (n={n:,})" for p, on, after, n in retention]
+    out.append("RFM segments: " + ", ".join(f"{name} {n:,}" for name, n in segments))
+    for model, values, unit, ll, customers in params:
+        detail = f", per {unit[:-1]}" if unit else ""
+        fit = f"; log-likelihood {ll}, {customers:,} customers" if ll is not None else ""
+        out.append(f"LTV model {model}: {values}{detail}{fit}")
+    out.append(
+        f"customer LTV: {ltv[0]:,} customers, historical {ltv[1]:,.2f}, "
+        f"predicted next 12 months {ltv[2]:,.2f}"
+    )
+    out.append("churn risk: " + ", ".join(f"{band} {n:,}" for band, n in churn))
+    return "\n".join(out)
+
+
+def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01) -> int:
     from orchestration.definitions import build_defs
     from orchestration.runner import run
     from sandbox.generate import generate
@@ -91,6 +130,9 @@ def demo(users: int = 2000, days: int = 30, seed: int = 0, faults: float = 0.01)
     print(summary(environment.warehouse_path()))
     print("\n4. The core marts (dbt):\n")
     print(core_summary(environment.warehouse_path()))
+    print("\n5. Analytics:\n")
+    print(analytics_summary(environment.warehouse_path()))
+    print(f"\nCharts: {environment.reports_path() / 'cohorts.html'}")
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev"
     )

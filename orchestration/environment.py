@@ -46,6 +46,11 @@ def exports_path() -> Path:
     return _path("RECUR_EXPORTS")
 
 
+def reports_path() -> Path:
+    """Where reports are written: ``reports/`` beside the warehouse file."""
+    return warehouse_path().parent / "reports"
+
+
 def has_env(names: tuple[str, ...]) -> bool:
     """True when every named variable is set (values are never read here)."""
     return all(os.environ.get(n) for n in names)

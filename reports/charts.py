@@ -1,0 +1,87 @@
+"""Cohort retention heatmap and LTV curves as PNG, from the analytics marts.
+
+Plain matplotlib on the Agg backend (no display needed); each function takes a DuckDB connection
+and returns PNG bytes, so Dagster, the HTML report and tests use them alike.
+"""
+
+from __future__ import annotations
+
+import io
+
+import duckdb
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+
+MAX_PERIODS = 30  # columns of the heatmap: enough to read day 7 and day 30
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def retention_heatmap(con: duckdb.DuckDBPyConnection, metric: str = "retention_on") -> bytes:
+    """Cohorts down, periods across, the share retained in each cell (blank where censored)."""
+    rows = con.execute(
+        f"""select cohort_date, period, {metric}, cohort_users, period_unit
+            from analytics.retention_cohorts where period <= ? order by cohort_date, period""",
+        [MAX_PERIODS],
+    ).fetchall()
+    if not rows:
+        raise ValueError("analytics.retention_cohorts is empty: build the analytics models first")
+    cohorts = sorted({r[0] for r in rows})
+    periods = max(r[1] for r in rows) + 1
+    grid = np.full((len(cohorts), periods), np.nan)
+    sizes = {}
+    for cohort, period, value, size, unit in rows:
+        grid[cohorts.index(cohort), period] = value
+        sizes[cohort] = size
+    figure, axes = plt.subplots(figsize=(min(2 + periods * 0.45, 16), 1.5 + len(cohorts) * 0.28))
+    image = axes.imshow(grid * 100, aspect="auto", cmap="Blues", vmin=0, vmax=100)
+    axes.set_xticks(range(periods))
+    axes.set_xticklabels(range(periods), fontsize=7)
+    axes.set_yticks(range(len(cohorts)))
+    axes.set_yticklabels([f"{c} (n={sizes[c]})" for c in cohorts], fontsize=7)
+    axes.set_xlabel(f"{unit} since first seen")
+    title = "Retention on" if metric == "retention_on" else "Retention on or after"
+    axes.set_title(f"{title}, % of each cohort (blank: not yet observable)")
+    figure.colorbar(image, ax=axes, label="%")
+    return _png(figure)
+
+
+def ltv_curves(con: duckdb.DuckDBPyConnection, cohorts: int = 8) -> bytes:
+    """Cumulative revenue per person by period since start, one line per cohort (the latest
+    ``cohorts``), plus the pooled curve over all cohorts."""
+    rows = con.execute(
+        """select cohort_date, period, cumulative_revenue_per_user, period_unit
+           from analytics.revenue_cohorts order by cohort_date, period"""
+    ).fetchall()
+    if not rows:
+        raise ValueError("analytics.revenue_cohorts is empty: build the analytics models first")
+    pooled = con.execute(
+        """select period, sum(cumulative_revenue_per_user * eligible_users) / sum(eligible_users)
+           from analytics.revenue_cohorts group by period order by period"""
+    ).fetchall()
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    latest = sorted({r[0] for r in rows})[-cohorts:]
+    for cohort in latest:
+        points = [(p, v) for c, p, v, _ in rows if c == cohort]
+        axes.plot([p for p, _ in points], [v for _, v in points], linewidth=1, label=str(cohort))
+    axes.plot(
+        [p for p, _ in pooled],
+        [v for _, v in pooled],
+        color="black",
+        linewidth=2.5,
+        label="all cohorts",
+    )
+    axes.set_xlabel(f"{rows[0][3]}s since first seen")
+    axes.set_ylabel("cumulative revenue per person")
+    axes.set_title("Historical LTV curves by cohort")
+    axes.legend(fontsize=7, ncol=2)
+    axes.grid(alpha=0.3)
+    return _png(figure)
