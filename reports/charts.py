@@ -38,9 +38,10 @@ def retention_heatmap(con: duckdb.DuckDBPyConnection, metric: str = "retention_o
     periods = max(r[1] for r in rows) + 1
     grid = np.full((len(cohorts), periods), np.nan)
     sizes = {}
-    for cohort, period, value, size, unit in rows:
+    for cohort, period, value, size, _ in rows:
         grid[cohorts.index(cohort), period] = value
         sizes[cohort] = size
+    unit = rows[0][4]
     figure, axes = plt.subplots(figsize=(min(2 + periods * 0.45, 16), 1.5 + len(cohorts) * 0.28))
     image = axes.imshow(grid * 100, aspect="auto", cmap="Blues", vmin=0, vmax=100)
     axes.set_xticks(range(periods))
