@@ -42,7 +42,7 @@ def test_dbt_models_are_assets_in_their_layer_groups_downstream_of_ingest():
 
 def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
     exports = tmp_path / "exports"
-    generate(exports, users=150, days=5, seed=2, faults=0.01)
+    generate(exports, users=300, days=10, seed=2, faults=0.01)
     monkeypatch.setenv("RECUR_EXPORTS", str(exports))
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("RECUR_STATE", str(tmp_path / "state.duckdb"))
@@ -64,3 +64,6 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
         ).fetchone()
         users = con.execute("select count(*) from core.dim_users").fetchone()[0]
     assert events == raw and people == users > 100
+    reports = tmp_path / "reports"
+    assert (reports / "cohorts.html").read_text().count("data:image/png;base64,") == 3
+    assert (reports / "historical_ltv_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
