@@ -35,9 +35,11 @@ def built(tmp_path_factory):
 
 
 def params(con, model: str) -> dict[str, float]:
-    return dict(con.execute(
-        "select parameter, value from analytics.ltv_model_params where model = ?", [model]
-    ).fetchall())
+    return dict(
+        con.execute(
+            "select parameter, value from analytics.ltv_model_params where model = ?", [model]
+        ).fetchall()
+    )
 
 
 def test_bgnbd_recovers_the_purchase_process(built):
@@ -84,9 +86,14 @@ def test_churn_score_ranks_the_customers_who_did_not_come_back(built):
     and beat 1 - P(alive), which is 0 for every one-time buyer."""
     con, _, people = built
     rows = con.execute(
-        "select c.user_id, c.churn_score, c.p_alive from analytics.churn_risk c").fetchall()
-    churned = np.array([not people[u]["last_purchase_at"]
-                        or people[u]["last_purchase_at"][:10] < AS_OF for u, _, _ in rows])
+        "select c.user_id, c.churn_score, c.p_alive from analytics.churn_risk c"
+    ).fetchall()
+    churned = np.array(
+        [
+            not people[u]["last_purchase_at"] or people[u]["last_purchase_at"][:10] < AS_OF
+            for u, _, _ in rows
+        ]
+    )
     score = np.array([s for _, s, _ in rows])
     p_alive = np.array([p for _, _, p in rows])
     assert 0.1 < churned.mean() < 0.9
@@ -103,8 +110,10 @@ def test_customer_ltv_is_consistent(built):
                   count(*) filter (where predicted_ltv_12m < 0 or expected_purchases_365d
                                    < expected_purchases_90d),
                   count(distinct ltv_tier)
-           from analytics.customer_ltv""").fetchone()
+           from analytics.customer_ltv"""
+    ).fetchone()
     assert customers > 800 and bad_alive == 0 and negative == 0 and tiers == 3
     # one-time buyers are alive for BG/NBD by construction: the quirk churn_risk works around
-    assert con.execute("select min(p_alive) from analytics.customer_ltv where frequency = 0"
-                       ).fetchone()[0] == pytest.approx(1.0)
+    assert con.execute(
+        "select min(p_alive) from analytics.customer_ltv where frequency = 0"
+    ).fetchone()[0] == pytest.approx(1.0)

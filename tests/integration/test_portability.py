@@ -115,7 +115,7 @@ MACRO_HINTS = {
     "range": "dbt.date_spine / dbt.generate_series", "json_extract_string": "json_text()",
     "json_extract": "json_text()", "json_value": "json_text()", "timezone": "local_date()",
     "convert_timezone": "local_date()", "if": "case when", "iff": "case when",
-    "greatest": "case when", "least": "case when", "percentile_cont": "median()",
+    "greatest": "case when", "least": "case when", "percentile_cont": "median()", "arg_min": "arg_min()", "min_by": "arg_min()",
     "median": "median()", "quantile_cont": "median()",
 }
 # fmt: on
@@ -410,10 +410,18 @@ def compiled(tmp_path_factory):
     with duckdb.connect(str(incremental / "warehouse.duckdb")) as con:
         # Empty stand-ins for the incremental models, with the columns their watermarks read.
         con.execute("create schema core; create schema staging")
-        for table in ("core.fct_events", "core.fct_orders", "core.fct_sessions", "core.dim_users",
-                      "staging.stg_mixpanel__events", "staging.stg_amplitude__events"):
-            con.execute(f"create table {table} (id integer, loaded_at timestamp, "
-                        "arrived_on date, updated_at timestamp)")
+        for table in (
+            "core.fct_events",
+            "core.fct_orders",
+            "core.fct_sessions",
+            "core.dim_users",
+            "staging.stg_mixpanel__events",
+            "staging.stg_amplitude__events",
+        ):
+            con.execute(
+                f"create table {table} (id integer, loaded_at timestamp, "
+                "arrived_on date, updated_at timestamp)"
+            )
     project = incremental / "project"
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target*", "logs", ".user.yml"))
     for name, sql in CANARY_MODELS.items():

@@ -18,21 +18,27 @@ events as (
 ),
 
 evidence as (
+    -- one row per identifier and claimed person: the first event that links them
     select 'device' as identifier_type, device_id as identifier, user_id as person_id,
-           1 as strength, event_at, event_id, source
+           1 as strength, min(event_at) as event_at,
+           {{ arg_min('event_id', 'event_at') }} as event_id,
+           {{ arg_min('source', 'event_at') }} as source
     from events
     where device_id is not null and user_id is not null
+    group by device_id, user_id
 
     union all
 
     select 'amplitude_id', cast(amplitude_id as {{ dbt.type_string() }}), user_id,
-           1, event_at, event_id, source
+           1, min(event_at), {{ arg_min('event_id', 'event_at') }}, {{ arg_min('source', 'event_at') }}
     from events
     where amplitude_id is not null and user_id is not null
+    group by amplitude_id, user_id
 
     union all
 
-    select 'device', device_id, distinct_id, 2, event_at, event_id, source
+    select 'device', device_id, distinct_id, 2, min(event_at),
+           {{ arg_min('event_id', 'event_at') }}, {{ arg_min('source', 'event_at') }}
     from events
     where source = 'mixpanel'
       and user_id is null
@@ -40,15 +46,15 @@ evidence as (
       and distinct_id is not null
       and distinct_id not like '$device:%'
       and distinct_id <> device_id
+    group by device_id, distinct_id
 ),
 
 claims as (
-    select identifier_type, identifier, count(distinct person_id) as people_claimed
+    select identifier_type, identifier, count(*) as people_claimed
     from evidence
     where strength = 1
     group by identifier_type, identifier
 ),
-
 ranked as (
     select
         evidence.*,

@@ -7,8 +7,8 @@
     Incremental: a run reads only (a) the copies loaded since its last run or exported within
     lookback_days of the newest export day, (b) the stored rows of those events, so that a copy
     that arrives again competes with the one kept, and (c) the stored rows whose person changed
-    because a device identified since (merges are retroactive). It never re-reads history, and
-    gives the rows a full build gives. -#}
+    because a device identified since (merges are retroactive). It writes only rows that
+    changed, never re-reads whole history, and gives the rows a full build gives. -#}
 {{
     config(
         materialized='incremental',
@@ -49,10 +49,9 @@ arrived as (
                                             'cast(' ~ watermark('arrived_on') ~ ' as date)') }} as date)
 ),
 
-stored as (
-    select
-        existing.*,
-        coalesce(by_device.person_id, by_amplitude_id.person_id) as mapped_person_id
+changed as (
+    -- stored events whose person the map now resolves differently (narrow: ids only)
+    select existing.event_id
     from {{ this }} as existing
     left join identity_map as by_device
         on by_device.identifier_type = 'device'
@@ -60,18 +59,20 @@ stored as (
     left join identity_map as by_amplitude_id
         on by_amplitude_id.identifier_type = 'amplitude_id'
         and by_amplitude_id.identifier = cast(existing.amplitude_id as {{ dbt.type_string() }})
+    where existing.identity_source <> 'user_id'
+      and existing.user_id <> coalesce(by_device.person_id, by_amplitude_id.person_id, existing.user_id)
 ),
 
 revisited as (
-    -- stored rows of events that arrived again, or whose person the map now resolves differently
+    -- stored rows of events that arrived again, or whose person changed
     select
         {% for column in columns -%}
         {{ 'source_user_id as user_id' if column == 'user_id' else column }},
         {% endfor -%}
         1 as is_stored
-    from stored
+    from {{ this }}
     where event_id in (select event_id from arrived)
-       or (identity_source <> 'user_id' and user_id <> coalesce(mapped_person_id, user_id))
+       or event_id in (select event_id from changed)
 ),
 
 candidates as (
@@ -143,17 +144,16 @@ select
     final.{{ column }},
     {% endfor -%}
     {% if is_incremental() -%}
-    -- A row re-read by the lookback that comes out the same keeps its updated_at, so the models
-    -- downstream recompute only the people whose events really changed.
-    case
-        when stored.source_file = final.source_file
-         and stored.line_number = final.line_number
-         and stored.user_id = final.user_id
-            then stored.updated_at
-        else {{ run_started }}
-    end as updated_at
+    {{ run_started }} as updated_at
 from final
-left join {{ this }} as stored on stored.event_id = final.event_id
+-- Rows re-read by the lookback that come out the same are not written again (delete+insert
+-- leaves rows it is not given alone), so the models downstream see only real changes.
+left join {{ this }} as stored
+    on stored.event_id = final.event_id
+    and stored.source_file = final.source_file
+    and stored.line_number = final.line_number
+    and stored.user_id = final.user_id
+where stored.event_id is null
     {%- else -%}
     {{ run_started }} as updated_at
 from final
