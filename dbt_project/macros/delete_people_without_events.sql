@@ -1,5 +1,5 @@
-{#- After an incremental run of dim_users: people whose events all moved to someone else (a
-    device that identified) are no longer people. -#}
+{#- After an incremental run of a per-person model (dim_users, fct_sessions): people whose events
+    all moved to someone else (a device that identified) are no longer people; drop their rows. -#}
 {% macro delete_people_without_events() -%}
     {%- if is_incremental() -%}
     delete from {{ this }}

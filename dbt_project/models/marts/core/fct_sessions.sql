@@ -13,7 +13,7 @@
         unique_key='user_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook="{{ delete_orphan_sessions() }}",
+        post_hook="{{ delete_people_without_events() }}",
     )
 }}
 
