@@ -97,6 +97,6 @@ def run(
         echo(f"[{done}/{len(plan)}] {label}: {status} ({seconds:.1f} s)")
         if not result.success:
             for event in result.all_events:
-                if event.is_failure and event.step_failure_data:
+                if event.is_step_failure:
                     echo(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
     return report

@@ -51,6 +51,20 @@ def model(dbt, session):
         )
         monthly = np.diff(cumulative, axis=0) / (1 + discount) ** months[:, None]
         predicted = order_value * monthly.sum(axis=0)
+    # With little data the fit can run to its boundary (a -> 0, b -> infinity: nobody drops out)
+    # where the hypergeometric terms overflow. That limit of BG/NBD is the NBD model, whose
+    # expected purchases are the posterior rate (r + x) / (alpha + T) times the horizon.
+    e90 = purchases.expected_purchases(90 * per_day, x, t_x, age)
+    e365 = purchases.expected_purchases(365 * per_day, x, t_x, age)
+    limit = ~(np.isfinite(e90) & np.isfinite(e365) & np.isfinite(predicted))
+    if limit.any():
+        params = purchases.params
+        rate = (params["r"] + x) / (params["alpha"] + age)  # purchases per model time unit
+        e90 = np.where(limit, rate * 90 * per_day, e90)
+        e365 = np.where(limit, rate * 365 * per_day, e365)
+        month = 365.25 / 12 * per_day
+        discounted = sum(rate * month / (1 + discount) ** m for m in range(1, 13))
+        predicted = np.where(limit, order_value * discounted, predicted)
     frame = pd.DataFrame(
         {
             "user_id": summary["user_id"],
@@ -59,8 +73,8 @@ def model(dbt, session):
             "recency_days": summary["recency_days"],
             "age_days": summary["age_days"],
             "p_alive": purchases.p_alive(x, t_x, age),
-            "expected_purchases_90d": purchases.expected_purchases(90 * per_day, x, t_x, age),
-            "expected_purchases_365d": purchases.expected_purchases(365 * per_day, x, t_x, age),
+            "expected_purchases_90d": e90,
+            "expected_purchases_365d": e365,
             "expected_order_value": order_value,
             "predicted_ltv_12m": predicted,
             "time_unit": purchases.time_unit,
