@@ -28,12 +28,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         start=args.start,
         progress=progress_bar("generating"),
     )
-    print(f"wrote synthetic exports to {out} in {summary.seconds:.1f} s")
-    for key, value in (
-        summary.as_dict().items() if hasattr(summary, "as_dict") else vars(summary).items()
-    ):
-        if key != "seconds":
-            print(f"  {key}: {value}")
+    print(f"wrote synthetic exports to {out} in {summary.seconds:.1f} s (truth in {out / 'truth'})")
+    for source in ("mixpanel", "amplitude"):
+        print(
+            f"  {source}: {summary.events[source]:,} lines, {summary.unique_events[source]:,} "
+            f"unique events, {summary.duplicates[source]:,} duplicates, "
+            f"{summary.faulty_lines[source]:,} faulty lines"
+        )
+    print(f"  people: {summary.people:,}; profiles: {summary.profiles:,}")
     return 0
 
 

@@ -13,7 +13,6 @@ from sandbox.generate import generate
 from sources.warehouse import connect
 from tests.conftest import load_exports, run_dbt
 
-
 AS_OF = "2026-03-01"  # 59 days of calibration; the last 31 of the 90 days are the holdout
 
 
