@@ -29,7 +29,7 @@ from pathlib import Path
 CASES = [
     f"{tool}-{source}"
     for source in ("mixpanel", "amplitude")
-    for tool in ("recur", "duckdb", "pandas")
+    for tool in ("recur", "duckdb", "pandas", "pandasread")
 ]
 
 
