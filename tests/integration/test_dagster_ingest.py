@@ -59,6 +59,8 @@ def test_definitions_load_with_the_ingest_group():
     }
     assert ledger == ingest
     assert defs.resolve_sensor_def("new_export_files") is not None
+    # what `dagster dev` does on load: every job, sensor and schedule must resolve
+    dg.Definitions.validate_loadable(defs)
 
 
 def test_materializing_a_day_reports_its_counts(exports, tmp_path):
@@ -111,13 +113,11 @@ def test_the_ledger_check_fails_when_the_table_lost_rows(exports, tmp_path):
 def test_the_sensor_requests_new_and_changed_days_only(exports):
     instance = dg.DagsterInstance.ephemeral()
     first = new_export_files(dg.build_sensor_context(instance=instance))
-    requested = sorted(
-        (r.asset_selection[0].to_user_string(), r.partition_key) for r in first.run_requests
-    )
+    requested = sorted((r.job_name, r.partition_key) for r in first.run_requests)
     assert requested == [
-        ("raw/amplitude_events", "2026-01-01"),
-        ("raw/mixpanel_events", "2026-01-01"),
-        ("raw/mixpanel_events", "2026-01-02"),
+        ("ingest_amplitude", "2026-01-01"),
+        ("ingest_mixpanel", "2026-01-01"),
+        ("ingest_mixpanel", "2026-01-02"),
     ]
     added = {
         r.partitions_def_name: sorted(r.partition_keys) for r in first.dynamic_partitions_requests

@@ -17,7 +17,22 @@ from orchestration.defs.ingest.partitions import DAYS_BY_SOURCE
 from orchestration.environment import exports_path
 from sources import layout
 
-_ASSETS = {layout.MIXPANEL: raw_mixpanel_events, layout.AMPLITUDE: raw_amplitude_events}
+# One job per partitions definition: a job's assets must share one.
+ingest_jobs = {
+    layout.MIXPANEL: dg.define_asset_job(
+        "ingest_mixpanel",
+        selection=[raw_mixpanel_events],
+        partitions_def=DAYS_BY_SOURCE["mixpanel"],
+    ),
+    layout.AMPLITUDE: dg.define_asset_job(
+        "ingest_amplitude",
+        selection=[raw_amplitude_events],
+        partitions_def=DAYS_BY_SOURCE["amplitude"],
+    ),
+    layout.MIXPANEL_PROFILES: dg.define_asset_job(
+        "ingest_mixpanel_profiles", selection=[raw_mixpanel_profiles]
+    ),
+}
 
 
 def _signature(paths: list[Path]) -> str:
@@ -47,14 +62,14 @@ def plan_runs(previous: dict[str, str], current: dict[str, str]) -> dg.SensorRes
             continue
         run_key = f"{key}:{signature}"
         if key == layout.MIXPANEL_PROFILES:
-            runs.append(dg.RunRequest(run_key=run_key, asset_selection=[raw_mixpanel_profiles.key]))
+            job = ingest_jobs[layout.MIXPANEL_PROFILES]
+            runs.append(dg.RunRequest(run_key=run_key, job_name=job.name))
             continue
         source, day = key.split(":")
         if key not in previous:
             new_days.setdefault(DAYS_BY_SOURCE[source], []).append(day)
-        runs.append(
-            dg.RunRequest(run_key=run_key, asset_selection=[_ASSETS[source].key], partition_key=day)
-        )
+        job = ingest_jobs[source]
+        runs.append(dg.RunRequest(run_key=run_key, job_name=job.name, partition_key=day))
     return dg.SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[d.build_add_request(keys) for d, keys in new_days.items()],
@@ -64,7 +79,7 @@ def plan_runs(previous: dict[str, str], current: dict[str, str]) -> dg.SensorRes
 
 @dg.sensor(
     name="new_export_files",
-    target=[raw_mixpanel_events, raw_amplitude_events, raw_mixpanel_profiles],
+    jobs=list(ingest_jobs.values()),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
