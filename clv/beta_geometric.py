@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from clv.inputs import Customers
+from clv.errors import InsufficientDataError
+from clv.inputs import Customers, cbs_arrays, merge_duplicates, weight_array
 from clv.numerics import dot, log_add_exp_share
 from clv.optimize import Optimum, minimize_log_params
 
@@ -207,3 +208,31 @@ def fit_log_params(data: Customers, dropout_terms: DropoutTerms) -> tuple[Optimu
         lambda v: negative_mean_log_likelihood(v, prepared, dropout_terms), np.zeros(4)
     )
     return best, scale
+
+
+def fit(x, t_x, T, weights, dropout_terms: DropoutTerms) -> dict:
+    """Fit r, alpha, a, b of a beta-geometric model (BG/NBD or MBG/NBD, by ``dropout_terms``):
+    the shared body of `clv.bgnbd.fit_bgnbd` and `clv.mbgnbd.fit_mbgnbd`. Returns the fitted
+    fields of the model's dataclass, all but the time unit."""
+    x, t_x, T = cbs_arrays(x, t_x, T)
+    data = merge_duplicates(x, t_x, T, weight_array(weights, x.shape))
+    if not (data.weight @ (data.x > 0)) > 0:
+        raise InsufficientDataError(
+            "no customer has a repeat purchase: the dropout parameters a and b cannot be "
+            "estimated; widen the calibration period"
+        )
+    if data.T.max() <= 0:
+        raise InsufficientDataError("every age T is 0: the calibration period has no length")
+    best, scale = fit_log_params(data, dropout_terms)
+    r, alpha, a, b = np.exp(best.log_params)
+    alpha /= scale
+    per_customer = log_likelihood((r, alpha, a, b), data.x, data.t_x, data.T, dropout_terms)
+    return {
+        "r": float(r),
+        "alpha": float(alpha),
+        "a": float(a),
+        "b": float(b),
+        "log_likelihood": dot(data.weight, per_customer),
+        "n_customers": data.n_customers,
+        "converged": best.converged,
+    }

@@ -24,9 +24,7 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, hyp2f1
 
 from clv import beta_geometric
-from clv.errors import InsufficientDataError
-from clv.inputs import cbs_arrays, check_params, horizon_array, merge_duplicates, weight_array
-from clv.numerics import dot
+from clv.inputs import cbs_arrays, check_params, horizon_array
 from clv.units import check_unit, conversion_factor
 
 
@@ -141,31 +139,8 @@ def fit_bgnbd(
     (True, 5000)
     """
     time_unit = check_unit(time_unit)
-    x, t_x, T = cbs_arrays(x, t_x, T)
-    data = merge_duplicates(x, t_x, T, weight_array(weights, x.shape))
-    if not (data.weight @ (data.x > 0)) > 0:
-        raise InsufficientDataError(
-            "no customer has a repeat purchase: the dropout parameters a and b cannot be "
-            "estimated; widen the calibration period"
-        )
-    if data.T.max() <= 0:
-        raise InsufficientDataError("every age T is 0: the calibration period has no length")
-    best, scale = beta_geometric.fit_log_params(data, beta_geometric.bgnbd_dropout_terms)
-    r, alpha, a, b = np.exp(best.log_params)
-    alpha /= scale
-    log_likelihood = beta_geometric.log_likelihood(
-        (r, alpha, a, b), data.x, data.t_x, data.T, beta_geometric.bgnbd_dropout_terms
-    )
-    return BGNBD(
-        r=float(r),
-        alpha=float(alpha),
-        a=float(a),
-        b=float(b),
-        time_unit=time_unit,
-        log_likelihood=dot(data.weight, log_likelihood),
-        n_customers=data.n_customers,
-        converged=best.converged,
-    )
+    fitted = beta_geometric.fit(x, t_x, T, weights, beta_geometric.bgnbd_dropout_terms)
+    return BGNBD(**fitted, time_unit=time_unit)
 
 
 def simulate_bgnbd(
