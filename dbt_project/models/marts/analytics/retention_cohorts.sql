@@ -8,33 +8,14 @@
     Cohorts are the calendar period (day, week or month, UTC) of the start event. -#}
 
 {%- set unit = var('retention_unit') -%}
-{%- set start_event = var('retention_start_event') -%}
 {%- set return_event = var('retention_return_event') -%}
 
 with
 
+{{ cohort_ctes() }}
+
 events as (
     select user_id, event_at, event_name from {{ ref('fct_events') }}
-),
-
-observation as (
-    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
-),
-
-starts as (
-    select user_id, min(event_at) as started_at
-    from events
-    {% if start_event %}where event_name = '{{ start_event }}'{% endif %}
-    group by user_id
-),
-
-cohorts as (
-    select
-        user_id,
-        started_at,
-        cast({{ dbt.date_trunc(unit, 'started_at') }} as date) as cohort_date
-    from starts
-    where started_at < (select observation_end from observation)
 ),
 
 returns as (
@@ -51,21 +32,6 @@ returns as (
 
 last_returns as (
     select user_id, max(period) as last_period from returns group by user_id
-),
-
-periods as (
-    select cast(generated_number - 1 as {{ dbt.type_int() }}) as period
-    from ({{ dbt.generate_series(var('retention_periods') + 1) }}) as series
-),
-
-cells as (
-    -- (person, period) pairs whose period has fully elapsed
-    select cohorts.user_id, cohorts.cohort_date, periods.period
-    from cohorts
-    cross join periods
-    where {{ dbt.dateadd('second', '(periods.period + 1) * ' ~ period_days() ~ ' * 86400',
-                         'cohorts.started_at') }}
-          <= (select observation_end from observation)
 ),
 
 cohort_sizes as (

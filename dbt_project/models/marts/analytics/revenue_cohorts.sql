@@ -8,36 +8,13 @@
     retention = revenue in period k / revenue in period 0 of the same people. -#}
 
 {%- set unit = var('retention_unit') -%}
-{%- set start_event = var('retention_start_event') -%}
 
 with
 
-events as (
-    select user_id, event_at, event_name from {{ ref('fct_events') }}
-),
+{{ cohort_ctes() }}
 
 orders as (
     select user_id, ordered_at, revenue from {{ ref('fct_orders') }}
-),
-
-observation as (
-    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
-),
-
-starts as (
-    select user_id, min(event_at) as started_at
-    from events
-    {% if start_event %}where event_name = '{{ start_event }}'{% endif %}
-    group by user_id
-),
-
-cohorts as (
-    select
-        user_id,
-        started_at,
-        cast({{ dbt.date_trunc(unit, 'started_at') }} as date) as cohort_date
-    from starts
-    where started_at < (select observation_end from observation)
 ),
 
 revenue_by_period as (
@@ -51,20 +28,6 @@ revenue_by_period as (
     where orders.ordered_at >= cohorts.started_at
       and {{ is_observed('orders.ordered_at') }}
     group by 1, 2
-),
-
-periods as (
-    select cast(generated_number - 1 as {{ dbt.type_int() }}) as period
-    from ({{ dbt.generate_series(var('retention_periods') + 1) }}) as series
-),
-
-cells as (
-    select cohorts.user_id, cohorts.cohort_date, periods.period
-    from cohorts
-    cross join periods
-    where {{ dbt.dateadd('second', '(periods.period + 1) * ' ~ period_days() ~ ' * 86400',
-                         'cohorts.started_at') }}
-          <= (select observation_end from observation)
 ),
 
 per_person as (
