@@ -1,0 +1,170 @@
+"""Read an audience from the warehouse, as the rows a sync would send.
+
+DuckDB does the work for the whole audience at once: each mapped column is rendered as text
+(what destinations receive), fingerprinted, and checked. Rows with an empty or repeated match key
+or an invalid email are marked invalid with a reason and never sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from syncs.destinations.base import FieldInfo
+from syncs.errors import SyncConfigError
+from syncs.spec import SyncSpec
+
+#: RFC 5322 "dot-atom" local part @ a domain of labels, ending in an alphabetic TLD. HubSpot
+#: rejects a whole batch for one bad address (reference/hubspot.md §3), so check first.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_SEPARATOR = "\x1f"  # unit separator: cannot appear in rendered values by accident
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A sync's view of its audience: one row per audience row, values rendered as text.
+
+    ``frame`` columns: ``key``, ``fingerprint``, ``invalid_reason``, then one ``v<i>`` column per
+    mapped field (``fields[i]``), NULL rendered as "".
+    """
+
+    spec: SyncSpec
+    fields: tuple[FieldInfo, ...]
+    frame: pd.DataFrame
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [f"v{i}" for i in range(len(self.fields))]
+
+
+def kind_of(sql_type: str) -> str:
+    """The value kind of a DuckDB type: number, bool, date, datetime or string."""
+    t = sql_type.upper()
+    if (
+        t.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL", "NUMERIC"))
+        or t.endswith("INT")
+        or t
+        in {
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UBIGINT",
+            "UINTEGER",
+        }
+    ):
+        return "number"
+    if t == "BOOLEAN":
+        return "bool"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP"):
+        return "datetime"
+    return "string"
+
+
+def _render(column: str, sql_type: str) -> str:
+    quoted = f'"{column}"'
+    t = sql_type.upper()
+    if t in {"DOUBLE", "FLOAT", "REAL"}:
+        # Six significant digits: float noise between rebuilds must not look like a change.
+        return f"format('{{:.6g}}', {quoted})"
+    if t.startswith("TIMESTAMP"):
+        return f"strftime({quoted}::timestamp, '%Y-%m-%dT%H:%M:%SZ')"
+    if t == "BOOLEAN":
+        return f"case when {quoted} then 'true' else 'false' end"
+    return f"cast({quoted} as varchar)"
+
+
+def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
+    """The audience of ``spec`` from the warehouse connection ``con``.
+
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("create schema audiences; create table audiences.aud_x as "
+    ...     "select 'a@example.com' as email, 1.5 as score")
+    >>> spec = SyncSpec("aud_x", "file", "email", (("score", "score"),))
+    >>> read_audience(con, spec).frame[["key", "v0", "invalid_reason"]].values.tolist()
+    [['a@example.com', '1.5', None]]
+    """
+    try:
+        described = con.execute(f"describe {spec.relation}").fetchall()
+    except duckdb.CatalogException:
+        raise SyncConfigError(
+            f"{spec.name}: the audience table {spec.relation} does not exist; "
+            f"build it first (recur run --select {spec.schema}/{spec.audience})"
+        ) from None
+    types = {row[0]: row[1] for row in described}
+    missing = [c for c in spec.columns if c not in types]
+    if missing:
+        raise SyncConfigError(
+            f"{spec.name}: {spec.relation} has no column(s) {', '.join(missing)} "
+            f"(named in the sync's match_key/fields); it has {', '.join(types)}"
+        )
+    fields = tuple(
+        FieldInfo(name, column, kind_of(types[column]), types[column])
+        for name, column in spec.fields
+    )
+    rendered = [
+        f"coalesce({_render(f.column, f.sql_type)}, '') as v{i}" for i, f in enumerate(fields)
+    ]
+    email_checks = [
+        f"v{i}" for i, f in enumerate(fields) if "email" in (f.name.lower(), f.column.lower())
+    ]
+    if "email" in spec.match_key.lower():
+        email_checks.insert(0, "key")
+    bad_email = " or ".join(
+        f"({c} <> '' and not regexp_full_match({c}, $email_pattern))" for c in email_checks
+    )
+    fingerprint = (
+        f"md5(concat_ws('{_SEPARATOR}', {', '.join(f'v{i}' for i in range(len(fields)))}))"
+        if fields
+        else "md5('')"
+    )
+    # Email keys are compared as destinations do: case-insensitively.
+    key_expr = f'trim(cast("{spec.match_key}" as varchar))'
+    if "email" in spec.match_key.lower():
+        key_expr = f"lower({key_expr})"
+    frame = con.execute(
+        f"""
+        with source as (
+            select nullif({key_expr}, '') as key,
+                   {", ".join(rendered) if rendered else "null as _none"}
+            from {spec.relation}
+        ),
+        counted as (
+            select *, count(*) over (partition by key) as key_rows from source
+        )
+        select
+            key,
+            {fingerprint} as fingerprint,
+            case
+                when key is null then 'the match key {spec.match_key} is empty'
+                when key_rows > 1 then 'the match key {spec.match_key} appears '
+                    || key_rows || ' times in the audience'
+                {f"when {bad_email} then 'invalid email address'" if bad_email else ""}
+            end as invalid_reason,
+            {", ".join(f"v{i}" for i in range(len(fields))) if fields else "null as _none"}
+        from counted
+        order by key
+        """,
+        {"email_pattern": EMAIL_PATTERN} if bad_email else {},
+    ).df()
+    if not fields:
+        frame = frame.drop(columns=["_none"])
+    return Audience(spec, fields, frame)
+
+
+def read_audience_file(warehouse: Path, spec: SyncSpec) -> Audience:
+    """:func:`read_audience` on a warehouse file, opened read-only for just this read."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return read_audience(con, spec)
+    finally:
+        con.close()

@@ -1,0 +1,307 @@
+"""The HubSpot destination: contacts by email, custom properties, MANUAL lists.
+
+* Contacts are written with ``batch/upsert`` (``update`` mode: ``batch/update``), 100 inputs per
+  call, ``idProperty: email``, each input carrying ``objectWriteTraceId`` = the row's key; results
+  and 207 errors are mapped back by trace id, email or record id, never by position.
+* Custom properties (``recur_*``) are created when missing, typed from the audience column.
+* A sync's list is found by name or created as MANUAL; members are added and removed by record id.
+* Every request waits for the :class:`~syncs.pacing.RateLimiter`, which learns HubSpot's window
+  from the ``X-HubSpot-RateLimit-*`` headers, so 429s stay rare. urllib3's own retries are off:
+  the engine retries with HubSpot's semantics (423, 429 policies, 477).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm import contacts as hs_contacts
+from hubspot.crm import lists as hs_lists
+from hubspot.crm import properties as hs_properties
+from urllib3.exceptions import HTTPError as TransportError
+
+from syncs.destinations.base import Capabilities, Destination, FieldInfo, Row, RowResult
+from syncs.destinations.hubspot.errors import body_of, classify
+from syncs.destinations.hubspot.settings import HubSpotSettings
+from syncs.errors import FatalError, RetryableError, SyncConfigError
+from syncs.pacing import RateLimiter
+from syncs.spec import SyncSpec
+
+API_ERRORS = (hs_contacts.ApiException, hs_lists.ApiException, hs_properties.ApiException)
+CONTACTS = "0-1"
+BATCH_SIZE = 100
+#: HubSpot's Professional/Enterprise burst limit, until the first answer's headers say otherwise.
+DEFAULT_LIMIT, DEFAULT_INTERVAL = 190, 10.0
+
+#: Property type and field type per value kind (reference/hubspot.md §6).
+PROPERTY_TYPES = {
+    "string": ("string", "text"),
+    "number": ("number", "number"),
+    "bool": ("bool", "booleancheckbox"),
+    "date": ("date", "date"),
+    "datetime": ("datetime", "date"),
+}
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(base_url: str, headroom: int) -> RateLimiter:
+    """One pacer per HubSpot account in this process: syncs run one after another share it."""
+    with _limiters_lock:
+        if base_url not in _limiters:
+            _limiters[base_url] = RateLimiter(DEFAULT_LIMIT, DEFAULT_INTERVAL, headroom=headroom)
+        return _limiters[base_url]
+
+
+def to_hubspot(value: str, kind: str) -> str:
+    """A rendered value as HubSpot wants it: dates as midnight-UTC epoch milliseconds."""
+    if not value:
+        return ""  # clears the property
+    if kind == "date":
+        day = date.fromisoformat(value[:10])
+        return str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000))
+    if kind == "datetime":
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return str(int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000))
+    return value
+
+
+class HubSpotDestination(Destination):
+    """HubSpot CRM contacts and lists. ``settings`` usually come from :meth:`from_env`."""
+
+    name = "hubspot"
+    capabilities = Capabilities(batch_size=BATCH_SIZE, lists=True)
+
+    def __init__(self, settings: HubSpotSettings, limiter: RateLimiter | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.limiter = limiter or shared_limiter(settings.base_url, settings.headroom)
+        client = HubSpot(access_token=settings.access_token, host=settings.base_url, retry=False)
+        # Each attribute access builds a new ApiClient (and connection pool): keep them.
+        self._batch = client.crm.contacts.batch_api
+        self._lists = client.crm.lists.lists_api
+        self._memberships = client.crm.lists.memberships_api
+        self._properties = client.crm.properties.core_api
+        self._fields: dict[str, FieldInfo] = {}
+        self._list_id: str | None = None
+
+    @classmethod
+    def from_env(cls) -> HubSpotDestination:
+        """Configured from ``HUBSPOT_ACCESS_TOKEN`` / ``HUBSPOT_BASE_URL``; raises NotConfigured."""
+        return cls(HubSpotSettings.from_env())
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _request(self, what: str, call: Callable[..., Any], *args: Any, write: bool, **kw: Any):
+        """One paced HTTP call; returns ``(data, status)`` or raises an engine error."""
+        self.stats.waited_seconds += self.limiter.acquire()
+        try:
+            data, status, headers = call(*args, _request_timeout=self.settings.timeout, **kw)
+        except API_ERRORS as exc:
+            status = int(exc.status or 0)
+            headers = dict(exc.headers or {})
+            self.limiter.observe(headers)
+            self.stats.count(status, write=write)
+            if status == 429:
+                self.stats.throttled += 1
+            raise classify(
+                status, body_of(exc), headers, what=what, hint=self.limiter.wait_hint()
+            ) from None
+        except TransportError as exc:
+            self.stats.count(0, write=write)
+            raise RetryableError(f"HubSpot {what}: {type(exc).__name__}: {exc}") from None
+        self.limiter.observe(dict(headers or {}))
+        self.stats.count(status, write=write)
+        return data, status
+
+    # -- preparing ------------------------------------------------------------------------------
+
+    def open(self, spec: SyncSpec, fields: Sequence[FieldInfo]) -> None:
+        """Check the sync fits HubSpot, create missing properties, find or create the list."""
+        if spec.object != "contacts":
+            raise SyncConfigError(f"{spec.name}: only HubSpot contacts are supported")
+        if "email" not in spec.match_key.lower():
+            raise SyncConfigError(
+                f"{spec.name}: HubSpot contacts are matched by email; set match_key to the "
+                f"audience's email column (it is {spec.match_key!r})"
+            )
+        self._fields = {f.name: f for f in fields}
+        self._ensure_properties(fields)
+        self._list_id = self._ensure_list(spec.list) if spec.list else None
+
+    def _ensure_properties(self, fields: Sequence[FieldInfo]) -> None:
+        data, _ = self._request(
+            "read properties", self._properties.get_all_with_http_info, "contacts", write=False
+        )
+        existing = {p.name for p in data.results}
+        for f in fields:
+            if f.name in existing:
+                continue
+            kind, field_type = PROPERTY_TYPES[f.kind]
+            options = (
+                [
+                    hs_properties.OptionInput(
+                        label="Yes", value="true", display_order=0, hidden=False
+                    ),
+                    hs_properties.OptionInput(
+                        label="No", value="false", display_order=1, hidden=False
+                    ),
+                ]
+                if f.kind == "bool"
+                else None
+            )
+            request = hs_properties.PropertyCreate(
+                name=f.name,
+                label=f.name.removeprefix("recur_").replace("_", " ").capitalize() + " (Recur)",
+                type=kind,
+                field_type=field_type,
+                group_name="contactinformation",
+                description=f"Written by Recur from the audience column {f.column}.",
+                options=options,
+            )
+            try:
+                self._request(
+                    f"create property {f.name}",
+                    self._properties.create_with_http_info,
+                    "contacts",
+                    request,
+                    write=True,
+                )
+            except FatalError as exc:
+                if exc.status != 409:  # created meanwhile by someone else: fine
+                    raise
+
+    def _ensure_list(self, name: str) -> str:
+        try:
+            data, _ = self._request(
+                f"find list {name!r}",
+                self._lists.get_by_name_with_http_info,
+                name,
+                CONTACTS,
+                write=False,
+            )
+            return str(data.list.list_id)
+        except FatalError as exc:
+            if exc.status != 404:
+                raise
+        data, _ = self._request(
+            f"create list {name!r}",
+            self._lists.create_with_http_info,
+            hs_lists.ListCreateRequest(
+                name=name, object_type_id=CONTACTS, processing_type="MANUAL"
+            ),
+            write=True,
+        )
+        return str(data.list.list_id)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _properties_of(self, row: Row) -> dict[str, str]:
+        return {
+            name: to_hubspot(value, self._fields[name].kind if name in self._fields else "string")
+            for name, value in row.values.items()
+        }
+
+    def write(self, spec: SyncSpec, rows: Sequence[Row], *, create: bool) -> list[RowResult]:
+        if create:
+            body = hs_contacts.BatchInputSimplePublicObjectBatchInputUpsert(
+                inputs=[
+                    hs_contacts.SimplePublicObjectBatchInputUpsert(
+                        id=row.key,
+                        id_property="email",
+                        object_write_trace_id=row.key,
+                        properties=self._properties_of(row),
+                    )
+                    for row in rows
+                ]
+            )
+            data, _ = self._request(
+                "batch upsert", self._batch.upsert_with_http_info, body, write=True
+            )
+        else:
+            body = hs_contacts.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    hs_contacts.SimplePublicObjectBatchInput(
+                        id=row.key,
+                        id_property="email",
+                        object_write_trace_id=row.key,
+                        properties=self._properties_of(row),
+                    )
+                    for row in rows
+                ]
+            )
+            data, _ = self._request(
+                "batch update", self._batch.update_with_http_info, body, write=True
+            )
+        return self._results(rows, data, create=create)
+
+    def _results(self, rows: Sequence[Row], data: Any, *, create: bool) -> list[RowResult]:
+        """Results and per-record errors, matched to rows by trace id, email or record id."""
+        keys = {row.key: row.key for row in rows}
+        keys.update({row.record_id: row.key for row in rows if row.record_id})
+        out: dict[str, RowResult] = {}
+        for result in data.results or []:
+            email = ((result.properties or {}).get("email") or "").lower()
+            key = keys.get(result.object_write_trace_id or "") or keys.get(email)
+            key = key or keys.get(str(result.id))
+            if key:
+                created = bool(getattr(result, "new", False)) if create else False
+                out[key] = RowResult(key, True, str(result.id), created)
+        for error in getattr(data, "errors", None) or []:
+            context: Mapping[str, list[str]] = error.context or {}
+            values = [v for vs in context.values() for v in (vs or [])]
+            reason = error.message or error.category or "refused"
+            if error.category == "OBJECT_NOT_FOUND" and not create:
+                reason = "no HubSpot contact has this email (mode update never creates contacts)"
+            for value in values:
+                key = keys.get(value) or keys.get(str(value).lower())
+                if key and key not in out:
+                    out[key] = RowResult(key, False, reason=reason, category=error.category)
+        return list(out.values())
+
+    def delete(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
+        body = hs_contacts.BatchInputSimplePublicObjectId(
+            inputs=[hs_contacts.SimplePublicObjectId(id=row.record_id) for row in rows]
+        )
+        self._request("batch archive", self._batch.archive_with_http_info, body, write=True)
+        return [RowResult(row.key, True, row.record_id) for row in rows]
+
+    def list_add(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
+        data, _ = self._request(
+            f"add to list {spec.list!r}",
+            self._memberships.add_with_http_info,
+            self._list_id,
+            [row.record_id for row in rows],
+            write=True,
+        )
+        missing = set(data.record_ids_missing or [])
+        return [
+            RowResult(
+                row.key,
+                False,
+                reason="the contact no longer exists in HubSpot",
+                category="OBJECT_NOT_FOUND",
+            )
+            if row.record_id in missing
+            else RowResult(row.key, True, row.record_id)
+            for row in rows
+        ]
+
+    def list_remove(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
+        self._request(
+            f"remove from list {spec.list!r}",
+            self._memberships.remove_with_http_info,
+            self._list_id,
+            [row.record_id for row in rows],
+            write=True,
+        )
+        # Records already gone are not members either: the removal holds for every row.
+        return [RowResult(row.key, True, row.record_id) for row in rows]
+
+    def close(self) -> None:
+        for api in (self._batch, self._lists, self._memberships, self._properties):
+            api.api_client.close()

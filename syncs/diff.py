@@ -1,0 +1,162 @@
+"""Plan a sync: compare the audience with what the destination confirmed last time.
+
+Pure planning, no sending (:mod:`syncs.engine` does that). Per key:
+
+* **add**: not delivered before, or delivered and since left the audience;
+* **change**: a member whose mapped values (fingerprint) differ from the last confirmed ones -
+  rows the destination refused last time never got confirmed, so they come back here;
+* **remove**: a member who is no longer in the audience (rows held back as invalid are still in
+  it: a bad email is not a reason to remove someone);
+* plus list work: members not yet confirmed in the static list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from syncs.audience import Audience
+from syncs.state import StateStore
+
+SAMPLE_SIZE = 5
+
+
+@dataclass
+class Plan:
+    """What a run has to do; frames are empty when there is nothing of that kind."""
+
+    audience_rows: int
+    writes: pd.DataFrame  # key, fingerprint, v0.., record_id, operation, needs_list, old_values
+    list_only: pd.DataFrame  # key, record_id: in the audience and written, not yet listed
+    enters: list[str]  # came back unchanged with nothing to send
+    exits: pd.DataFrame  # key, record_id, listed, delete
+    invalid: pd.DataFrame  # key, invalid_reason
+    unchanged: int
+    samples: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def added(self) -> int:
+        return (
+            int((self.writes["operation"] == "add").sum())
+            + len(self.enters)
+            + int((self.list_only["operation"] == "add").sum())
+        )
+
+    @property
+    def changed(self) -> int:
+        return int((self.writes["operation"] == "change").sum())
+
+    @property
+    def removed(self) -> int:
+        return len(self.exits)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing needs sending or recording (a re-run with nothing changed)."""
+        return self.writes.empty and self.list_only.empty and not self.enters and self.exits.empty
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "audience_rows": self.audience_rows,
+            "invalid": len(self.invalid),
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+        }
+
+
+def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool) -> Plan:
+    """The plan for ``audience`` against the confirmed state of its sync."""
+    spec = audience.spec
+    con = state.con
+    values = ", ".join(f"a.{c}" for c in audience.value_columns)
+    con.register("audience_rows", audience.frame)
+    try:
+        params = {"sync": spec.name, "has_list": has_list}
+        valid = con.execute(
+            f"""
+            select a.key, a.fingerprint {", " + values if values else ""}, r.record_id,
+                   case when r.key is null or not r.member then 'add'
+                        when r.fingerprint is distinct from a.fingerprint then 'change'
+                        else 'unchanged' end as operation,
+                   r.key is null or r.fingerprint is distinct from a.fingerprint as needs_write,
+                   $has_list and not coalesce(r.listed, false) as needs_list,
+                   coalesce(r.member, false) as was_member,
+                   r."values" as old_values
+            from audience_rows a
+            left join records r on r.sync = $sync and r.key = a.key
+            where a.invalid_reason is null
+            order by a.key
+            """,
+            params,
+        ).df()
+        exits = con.execute(
+            """
+            select r.key, r.record_id, r.listed,
+                   $mirror and r.created_by_sync and r.record_id is not null as delete
+            from records r
+            where r.sync = $sync and r.member
+              and r.key not in (select key from audience_rows where key is not null)
+            order by r.key
+            """,
+            {"sync": spec.name, "mirror": mirror},
+        ).df()
+    finally:
+        con.unregister("audience_rows")
+    invalid = audience.frame.loc[
+        audience.frame["invalid_reason"].notna(), ["key", "invalid_reason"]
+    ]
+    writes = valid[valid["needs_write"]].drop(columns=["needs_write"])
+    rest = valid[~valid["needs_write"]]
+    list_only = rest[rest["needs_list"]][["key", "record_id", "operation"]]
+    enters = rest[(~rest["needs_list"]) & (~rest["was_member"])]["key"].tolist()
+    unchanged = int(((~rest["needs_list"]) & rest["was_member"]).sum())
+    result = Plan(
+        audience_rows=len(audience.frame),
+        writes=writes.reset_index(drop=True),
+        list_only=list_only.reset_index(drop=True),
+        enters=enters,
+        exits=exits,
+        invalid=invalid.reset_index(drop=True),
+        unchanged=unchanged,
+    )
+    result.samples = samples(audience, result)
+    return result
+
+
+def samples(audience: Audience, plan: Plan, size: int = SAMPLE_SIZE) -> dict[str, Any]:
+    """A few rows of each kind, with before/after values of changed fields."""
+    names = [f.name for f in audience.fields]
+
+    def values(row: pd.Series) -> dict[str, str]:
+        return {name: row[f"v{i}"] for i, name in enumerate(names)}
+
+    adds = plan.writes[plan.writes["operation"] == "add"].head(size)
+    changes = plan.writes[plan.writes["operation"] == "change"].head(size)
+    changed = []
+    for _, row in changes.iterrows():
+        before = json.loads(row["old_values"]) if isinstance(row["old_values"], str) else {}
+        after = values(row)
+        changed.append(
+            {
+                "key": row["key"],
+                "fields": {
+                    name: {"before": before.get(name), "after": value}
+                    for name, value in after.items()
+                    if before.get(name) != value
+                },
+            }
+        )
+    return {
+        "added": [{"key": row["key"], "values": values(row)} for _, row in adds.iterrows()],
+        "changed": changed,
+        "removed": plan.exits["key"].head(size).tolist(),
+        "invalid": [
+            {"key": row["key"], "reason": row["invalid_reason"]}
+            for _, row in plan.invalid.head(size).iterrows()
+        ],
+    }

@@ -1,0 +1,382 @@
+"""Run a sync: plan it, send the plan in batches, and commit each confirmed batch.
+
+The rules (reference/hubspot.md §10):
+
+* only what changed is sent; a run with nothing changed sends nothing and opens nothing;
+* every batch is retried on :class:`~syncs.errors.RetryableError` with backoff, honouring the
+  destination's wait; a batch refused as a whole is split in halves until only the bad rows
+  fail; every row's outcome is recorded;
+* state moves only for rows the destination confirmed, batch by batch, so a crash re-sends at
+  most the batch in flight and refused rows are tried again next run with their reason kept;
+* ``mirror`` deletes only records this sync created.
+
+Example (an in-memory destination)::
+
+    result = run_sync(spec, warehouse=con, state=StateStore(":memory:"), destination=dest)
+    result.status, result.counts["added"]
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from syncs.audience import Audience, read_audience
+from syncs.destinations.base import Destination, Row, RowResult
+from syncs.diff import Plan, plan
+from syncs.errors import (
+    BatchRejected,
+    FatalError,
+    NotConfigured,
+    RetriesExhausted,
+    RetryableError,
+    SyncConfigError,
+)
+from syncs.spec import SyncSpec
+from syncs.state import Delivered, Refused, StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a batch is retried."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, hint: float = 0.0) -> float:
+        """Exponential backoff for ``attempt`` (1-based), never shorter than the server's hint."""
+        return max(hint, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run, as recorded in the state's ``runs`` table."""
+
+    run_id: str
+    sync: str
+    status: str  # success | partial | failed | dry_run | skipped | unchanged
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    samples: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        c = self.counts
+        text = (
+            f"{self.sync}: {self.status}; {c.get('audience_rows', 0):,} in audience, "
+            f"+{c.get('added', 0):,} ~{c.get('changed', 0):,} -{c.get('removed', 0):,}, "
+            f"{c.get('unchanged', 0):,} unchanged, {c.get('invalid', 0):,} invalid, "
+            f"{c.get('rejected', 0):,} rejected; {c.get('requests', 0):,} requests "
+            f"({c.get('throttled', 0):,} throttled, {c.get('retries', 0):,} retries) "
+            f"in {self.seconds:.1f} s"
+        )
+        return text + (f"; {self.error}" if self.error else "")
+
+
+class _Run:
+    """One run's moving parts; :func:`run_sync` is the interface."""
+
+    def __init__(
+        self,
+        spec: SyncSpec,
+        state: StateStore,
+        destination: Destination,
+        policy: RetryPolicy,
+        sleep: Callable[[float], None],
+        run_id: str,
+    ) -> None:
+        self.spec = spec
+        self.state = state
+        self.dest = destination
+        self.policy = policy
+        self.sleep = sleep
+        self.run_id = run_id
+        self.delivered = 0
+        self.rejected = 0
+        self.retries = 0
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[[Sequence[Row]], list[RowResult]], rows: Sequence[Row], op: str):
+        """``fn(rows)`` with retries; a whole-batch refusal is split until the bad rows are alone.
+
+        Returns one result per row, by key; rows the destination did not mention are failures.
+        """
+        try:
+            results = self._retrying(fn, rows)
+        except BatchRejected as exc:
+            if len(rows) == 1:
+                return [RowResult(rows[0].key, ok=False, reason=str(exc), category="rejected")]
+            middle = len(rows) // 2
+            return self.call(fn, rows[:middle], op) + self.call(fn, rows[middle:], op)
+        by_key = {r.key: r for r in results}
+        return [
+            by_key.get(row.key)
+            or RowResult(row.key, ok=False, reason=f"{op}: not confirmed by the destination")
+            for row in rows
+        ]
+
+    def _retrying(self, fn, rows):
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return fn(rows)
+            except RetryableError as exc:
+                if attempt == self.policy.max_attempts:
+                    raise RetriesExhausted(
+                        f"{self.dest.name}: {exc} (gave up after {attempt} attempts; "
+                        "the rows stay dirty and are sent again next run)",
+                        exc.status,
+                    ) from exc
+                self.retries += 1
+                delay = self.policy.delay(attempt, exc.wait)
+                log.info("%s: %s; retrying in %.1f s", self.spec.name, exc, delay)
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def refuse(self, results: Sequence[RowResult], op: str) -> None:
+        failed = [r for r in results if not r.ok]
+        self.rejected += len(failed)
+        self.state.commit_refused(
+            self.run_id,
+            self.spec.name,
+            [Refused(r.key, op, r.reason or "refused", r.category) for r in failed],
+        )
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def write(self, audience: Audience, writes: pd.DataFrame, create: bool, list_after: bool):
+        """Write changed rows batch by batch; list the confirmed ones right after each batch."""
+        names = [f.name for f in audience.fields]
+        size = self.dest.capabilities.batch_size
+        for start in range(0, len(writes), size):
+            chunk = writes.iloc[start : start + size]
+            rows = [
+                Row(
+                    key=rec["key"],
+                    values={name: rec[f"v{i}"] for i, name in enumerate(names)},
+                    record_id=rec["record_id"] if isinstance(rec["record_id"], str) else None,
+                )
+                for rec in chunk.to_dict("records")
+            ]
+            meta = {rec["key"]: rec for rec in chunk.to_dict("records")}
+            results = self.call(
+                lambda batch: self.dest.write(self.spec, batch, create=create), rows, "write"
+            )
+            sent = {row.key: row for row in rows}
+            ok = [r for r in results if r.ok]
+            self.state.commit_delivered(
+                self.run_id,
+                self.spec.name,
+                [
+                    Delivered(
+                        key=r.key,
+                        fingerprint=meta[r.key]["fingerprint"],
+                        values=dict(sent[r.key].values),
+                        record_id=r.record_id,
+                        created=r.created,
+                        operation=meta[r.key]["operation"],
+                    )
+                    for r in ok
+                ],
+            )
+            self.delivered += len(ok)
+            self.refuse(results, "add_or_change")
+            if list_after:
+                to_list = [
+                    Row(r.key, {}, r.record_id or sent[r.key].record_id)
+                    for r in ok
+                    if meta[r.key]["needs_list"]
+                ]
+                self.list_add(to_list)
+
+    def list_add(self, rows: Sequence[Row]) -> None:
+        missing_id = [row for row in rows if not row.record_id]
+        if missing_id:
+            self.state.forget_records(self.spec.name, [row.key for row in missing_id])
+        rows = [row for row in rows if row.record_id]
+        size = self.dest.capabilities.batch_size
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            results = self.call(lambda b: self.dest.list_add(self.spec, b), batch, "list_add")
+            ok = [r.key for r in results if r.ok]
+            self.state.commit_listed(
+                self.run_id, self.spec.name, ok, listed=True, operation="list_add"
+            )
+            lost = [r.key for r in results if not r.ok and r.category == "OBJECT_NOT_FOUND"]
+            # A record deleted in the destination by hand: write it again next run.
+            self.state.forget_records(self.spec.name, lost)
+            self.refuse(results, "list_add")
+
+    def exit(self, exits: pd.DataFrame) -> None:
+        """Members who left: take them off the list, delete what mirror created, record it."""
+        size = self.dest.capabilities.batch_size
+        records = exits.to_dict("records")
+        unlist = [
+            Row(r["key"], {}, r["record_id"]) for r in records if r["listed"] and not r["delete"]
+        ]
+        delete = [Row(r["key"], {}, r["record_id"]) for r in records if r["delete"]]
+        nothing = [r["key"] for r in records if not r["delete"] and not r["listed"]]
+        for start in range(0, len(unlist), size):
+            batch = unlist[start : start + size]
+            results = self.call(lambda b: self.dest.list_remove(self.spec, b), batch, "list_remove")
+            ok = [r.key for r in results if r.ok]
+            self.state.commit_exited(
+                self.run_id, self.spec.name, ok, deleted=False, operation="list_remove"
+            )
+            self.refuse(results, "list_remove")
+        for start in range(0, len(delete), size):
+            batch = delete[start : start + size]
+            results = self.call(lambda b: self.dest.delete(self.spec, b), batch, "delete")
+            ok = [r.key for r in results if r.ok]
+            self.state.commit_exited(
+                self.run_id, self.spec.name, ok, deleted=True, operation="delete"
+            )
+            self.refuse(results, "delete")
+        self.state.commit_exited(
+            self.run_id, self.spec.name, nothing, deleted=False, operation="exit"
+        )
+
+    def snapshot(self, audience: Audience, p: Plan) -> None:
+        """Snapshot destinations: write every valid member, then confirm them all at once."""
+        names = [f.name for f in audience.fields]
+        valid = audience.frame[audience.frame["invalid_reason"].isna()]
+        rows = [
+            Row(rec["key"], {name: rec[f"v{i}"] for i, name in enumerate(names)})
+            for rec in valid.to_dict("records")
+        ]
+        self._retrying(lambda _: self.dest.write_snapshot(self.spec, rows), rows)
+        ops = dict(zip(p.writes["key"], p.writes["operation"], strict=True))
+        delivered = [
+            Delivered(
+                row.key,
+                fp,
+                dict(row.values),
+                None,
+                False,
+                ops.get(row.key, "unchanged"),
+            )
+            for row, fp in zip(rows, valid["fingerprint"], strict=True)
+        ]
+        self.state.commit_delivered(self.run_id, self.spec.name, delivered)
+        self.delivered += len(p.writes)
+        self.state.commit_exited(
+            self.run_id, self.spec.name, p.exits["key"].tolist(), deleted=False, operation="exit"
+        )
+
+
+def run_sync(
+    spec: SyncSpec,
+    *,
+    warehouse: duckdb.DuckDBPyConnection,
+    state: StateStore,
+    destination: Destination | Callable[[], Destination],
+    dry_run: bool = False,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Sync ``spec``'s audience (read through ``warehouse``) to ``destination``.
+
+    ``destination`` may be a factory, called only when there is something to send, so dry runs
+    and runs with nothing changed need no credentials and make no requests. Raises
+    :class:`~syncs.errors.FatalError` (after recording the run) when the destination stops the
+    run; rows refused one by one are not an error (status ``partial``).
+    """
+    started = time.perf_counter()
+    name = spec.destination
+    run_id = state.start_run(spec.name, spec.audience, name, dry_run=dry_run)
+    result = RunResult(run_id, spec.name, "running")
+
+    def finish(status: str, counts: dict[str, int], error: str | None = None) -> RunResult:
+        result.status, result.counts, result.error = status, counts, error
+        result.seconds = time.perf_counter() - started
+        state.finish_run(run_id, status, counts, error=error, samples=result.samples)
+        return result
+
+    try:
+        audience = read_audience(warehouse, spec)
+    except SyncConfigError as exc:
+        finish("failed", {}, str(exc))
+        raise
+    has_list = bool(spec.list)
+    the_plan = plan(state, audience, mirror=spec.mode == "mirror", has_list=has_list)
+    result.samples = the_plan.samples
+    counts = the_plan.counts()
+    if dry_run:
+        return finish("dry_run", counts)
+    invalid = [
+        Refused(k, "add_or_change", reason, "invalid", outcome="invalid")
+        for k, reason in zip(
+            the_plan.invalid["key"], the_plan.invalid["invalid_reason"], strict=True
+        )
+    ]
+    _drop_stale(state, spec.name, audience)
+    state.commit_refused(run_id, spec.name, invalid)
+    if the_plan.is_empty:
+        return finish("unchanged" if not invalid else "partial", counts)
+    try:
+        dest = destination if isinstance(destination, Destination) else destination()
+    except NotConfigured as exc:
+        return finish("skipped", counts, str(exc))
+    caps = dest.capabilities
+    if spec.mode not in caps.modes:
+        finish("failed", counts, f"{name} does not support mode {spec.mode}")
+        raise SyncConfigError(f"{spec.name}: {name} does not support mode {spec.mode!r}")
+    if has_list and not caps.lists and not caps.snapshot:
+        finish("failed", counts, f"{name} has no lists")
+        raise SyncConfigError(f"{spec.name}: {name} has no static lists; remove 'list'")
+    run = _Run(spec, state, dest, policy or RetryPolicy(), sleep, run_id)
+    try:
+        dest.open(spec, audience.fields)
+        if caps.snapshot:
+            run.snapshot(audience, the_plan)
+        else:
+            run.write(audience, the_plan.writes, spec.mode != "update", has_list)
+            if has_list:
+                run.list_add(
+                    [
+                        Row(k, {}, rid)
+                        for k, rid in zip(
+                            the_plan.list_only["key"], the_plan.list_only["record_id"], strict=True
+                        )
+                    ]
+                )
+            state.commit_entered(run_id, spec.name, the_plan.enters)
+            run.exit(the_plan.exits)
+    except FatalError as exc:
+        finish("failed", _counts(counts, run, dest, len(invalid)), str(exc))
+        raise
+    finally:
+        dest.close()
+    status = "partial" if run.rejected or invalid else "success"
+    return finish(status, _counts(counts, run, dest, len(invalid)))
+
+
+def _counts(counts: dict[str, int], run: _Run, dest: Destination, invalid: int) -> dict[str, int]:
+    return {
+        **counts,
+        "invalid": invalid,
+        "delivered": run.delivered,
+        "rejected": run.rejected,
+        "requests": dest.stats.requests,
+        "write_requests": dest.stats.write_requests,
+        "throttled": dest.stats.throttled,
+        "retries": run.retries,
+    }
+
+
+def _drop_stale(state: StateStore, sync: str, audience: Audience) -> None:
+    state.con.register("audience_keys", audience.frame[["key"]])
+    try:
+        state.drop_stale_rejections(sync, "audience_keys")
+    finally:
+        state.con.unregister("audience_keys")

@@ -1,0 +1,99 @@
+"""Pace requests by the destination's own signals instead of running into its rate limit.
+
+HubSpot allows a number of requests per rolling window (190 per 10 s for Professional private
+apps) and says so on every answer: ``X-HubSpot-RateLimit-Max``, ``-Remaining`` and
+``-Interval-Milliseconds``. :class:`RateLimiter` keeps the times of its own recent requests,
+learns the window from those headers, and waits before a request that would exceed it. When the
+destination reports fewer requests left than our own count says (another app shares the
+budget), it waits for our oldest request to leave the window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+
+class RateLimiter:
+    """A rolling-window pacer.
+
+    >>> clock = [0.0]
+    >>> limiter = RateLimiter(2, 10.0, clock=lambda: clock[0], sleep=lambda s: clock.append(
+    ...     clock.pop() + s))
+    >>> [limiter.acquire() for _ in range(3)]  # the third waits for the first to age out
+    [0.0, 0.0, 10.05]
+    """
+
+    #: Extra wait after the oldest request leaves the window: the server stamps a request a
+    #: little after we send it, so leaving at exactly +interval would risk a 429.
+    margin = 0.05
+
+    def __init__(
+        self,
+        limit: int | None,
+        interval: float,
+        *,
+        headroom: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = limit
+        self.interval = interval
+        self.headroom = headroom
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait until one more request fits the window, record it; returns the seconds waited."""
+        waited = 0.0
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.interval:
+                    self._sent.popleft()
+                wait = max(0.0, self._blocked_until - now)
+                if self.limit is not None and len(self._sent) >= max(1, self.limit - self.headroom):
+                    wait = max(wait, self._sent[0] + self.interval + self.margin - now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return waited
+                self._sleep(wait)
+                waited += wait
+
+    def observe(self, headers: Mapping[str, str] | None) -> None:
+        """Learn the window and what is left of it from an answer's headers."""
+        if not headers:
+            return
+        lowered = {k.lower(): v for k, v in headers.items()}
+        limit = _int(lowered.get("x-hubspot-ratelimit-max"))
+        interval_ms = _int(lowered.get("x-hubspot-ratelimit-interval-milliseconds"))
+        remaining = _int(lowered.get("x-hubspot-ratelimit-remaining"))
+        with self._lock:
+            if limit:
+                self.limit = limit
+            if interval_ms:
+                self.interval = interval_ms / 1000
+            if remaining is not None and remaining <= self.headroom:
+                now = self._clock()
+                oldest = self._sent[0] if self._sent else now
+                self._blocked_until = max(self._blocked_until, oldest + self.interval + self.margin)
+
+    def wait_hint(self) -> float:
+        """Seconds until the window has room again (for a 429 without ``Retry-After``)."""
+        with self._lock:
+            now = self._clock()
+            if not self._sent:
+                return 0.0
+            return max(0.0, self._sent[0] + self.interval + self.margin - now)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

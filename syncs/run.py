@@ -1,0 +1,40 @@
+"""Run declared syncs against the warehouse and state files (what Dagster and the CLI call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from syncs.destinations import destination_for
+from syncs.engine import RetryPolicy, RunResult, run_sync
+from syncs.spec import SyncSpec
+from syncs.state import StateStore
+
+
+def sync_files(
+    spec: SyncSpec,
+    *,
+    warehouse: Path,
+    state: Path,
+    files_dir: Path,
+    dry_run: bool = False,
+    policy: RetryPolicy | None = None,
+) -> RunResult:
+    """One run of ``spec``: the warehouse opened read-only, the state file read-write.
+
+    Raises :class:`~syncs.errors.FatalError` when the destination stops the run (recorded first).
+    """
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        with StateStore(state) as store:
+            return run_sync(
+                spec,
+                warehouse=con,
+                state=store,
+                destination=lambda: destination_for(spec.destination, files_dir=files_dir),
+                dry_run=dry_run,
+                policy=policy,
+            )
+    finally:
+        con.close()

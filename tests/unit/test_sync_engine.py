@@ -1,0 +1,229 @@
+"""The sync engine against the in-memory destination: diffs, retries, splits, crashes, state."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from syncs.destinations.memory import MemoryDestination
+from syncs.engine import RetryPolicy, run_sync
+from syncs.errors import FatalError, RetryableError
+from syncs.spec import SyncSpec
+from syncs.state import StateStore
+
+SPEC = SyncSpec(
+    audience="aud_test",
+    destination="memory",
+    match_key="email",
+    fields=(("tier", "tier"), ("ltv", "ltv")),
+    list="Test list",
+)
+FAST = RetryPolicy(max_attempts=4, base_delay=0.0)
+
+
+@pytest.fixture
+def warehouse():
+    con = duckdb.connect()
+    con.execute("create schema audiences")
+    set_audience(
+        con, [(f"p{i}@example.com", "high" if i % 2 else "low", i * 1.5) for i in range(250)]
+    )
+    yield con
+    con.close()
+
+
+def set_audience(con, rows):
+    con.execute(
+        "create or replace table audiences.aud_test (email varchar, tier varchar, ltv double)"
+    )
+    if rows:
+        con.executemany("insert into audiences.aud_test values (?, ?, ?)", rows)
+
+
+@pytest.fixture
+def state():
+    with StateStore(":memory:") as store:
+        yield store
+
+
+def sync(warehouse, state, dest, spec=SPEC, **kwargs):
+    return run_sync(
+        spec,
+        warehouse=warehouse,
+        state=state,
+        destination=dest,
+        policy=FAST,
+        sleep=lambda s: None,
+        **kwargs,
+    )
+
+
+def test_first_run_delivers_everyone_in_batches_and_lists_them(warehouse, state):
+    dest = MemoryDestination(batch_size=100)
+    result = sync(warehouse, state, dest)
+    assert result.status == "success"
+    assert result.counts["added"] == 250 and result.counts["delivered"] == 250
+    assert len(dest.records) == 250 and len(dest.members) == 250
+    assert [c for c in dest.calls if c[0] == "write"] == [
+        ("write", 100),
+        ("write", 100),
+        ("write", 50),
+    ]
+    assert dest.records["p3@example.com"] == {"tier": "high", "ltv": "4.5"}
+    assert len(state.events(SPEC.name).query("event == 'entered'")) == 250
+
+
+def test_rerun_with_nothing_changed_sends_nothing(warehouse, state):
+    sync(warehouse, state, MemoryDestination())
+    opened = []
+    result = sync(warehouse, state, lambda: opened.append(1) or MemoryDestination())
+    assert result.status == "unchanged" and result.counts["unchanged"] == 250
+    assert opened == []  # the destination was not even created
+
+
+def test_only_changed_rows_are_sent_and_leavers_are_unlisted(warehouse, state):
+    dest = MemoryDestination()
+    sync(warehouse, state, dest)
+    rows = [(f"p{i}@example.com", "high" if i % 2 else "low", i * 1.5) for i in range(1, 250)]
+    rows[0] = ("p1@example.com", "vip", 1.5)
+    set_audience(warehouse, rows)
+    dest.calls.clear()
+    result = sync(warehouse, state, dest)
+    assert (result.counts["changed"], result.counts["removed"], result.counts["added"]) == (1, 1, 0)
+    assert dest.calls == [("write", 1), ("list_remove", 1)]
+    assert dest.records["p1@example.com"]["tier"] == "vip"
+    assert "p0@example.com" not in dest.members and "p0@example.com" in dest.records
+    exited = state.events(SPEC.name).query("event == 'exited'")
+    assert exited["key"].tolist() == ["p0@example.com"]
+
+
+def test_invalid_rows_are_held_back_with_reasons(warehouse, state):
+    set_audience(
+        warehouse,
+        [
+            ("ok@example.com", "a", 1.0),
+            ("not-an-email", "a", 1.0),
+            ("dup@example.com", "a", 1.0),
+            ("DUP@example.com ", "b", 2.0),
+            (None, "a", 1.0),
+        ],
+    )
+    dest = MemoryDestination()
+    result = sync(warehouse, state, dest)
+    assert result.status == "partial"
+    assert set(dest.records) == {"ok@example.com"}
+    rejected = state.rejections(SPEC.name)
+    reasons = {
+        k if isinstance(k, str) else None: r
+        for k, r in zip(rejected["key"], rejected["reason"], strict=True)
+    }
+    assert reasons["not-an-email"] == "invalid email address"
+    assert reasons["dup@example.com"] == "the match key email appears 2 times in the audience"
+    assert reasons[None] == "the match key email is empty"
+
+
+def test_one_poisoned_row_is_isolated_by_splitting(warehouse, state):
+    dest = MemoryDestination()
+    dest.poison = {"p42@example.com"}
+    result = sync(warehouse, state, dest)
+    assert result.counts["delivered"] == 249 and result.counts["rejected"] == 1
+    assert "p42@example.com" not in dest.records
+    # 100 rows: log2(100) rounds of halving, 2 calls per round, ~14 extra write calls at most
+    assert sum(1 for c in dest.calls if c[0] == "write") <= 3 + 14
+    # fixed at the destination: the next run sends only that row
+    dest.poison.clear()
+    dest.calls.clear()
+    result = sync(warehouse, state, dest)
+    assert dest.calls == [("write", 1), ("list_add", 1)]
+    assert state.rejections(SPEC.name).empty
+
+
+def test_refused_rows_stay_dirty_with_their_reason_and_attempts(warehouse, state):
+    dest = MemoryDestination()
+    dest.refuse = {"p7@example.com": "blocked"}
+    sync(warehouse, state, dest)
+    sync(warehouse, state, dest)
+    rejected = state.rejections(SPEC.name)
+    assert rejected[["key", "reason", "attempts"]].values.tolist() == [
+        ["p7@example.com", "blocked", 2]
+    ]
+
+
+def test_retryable_errors_are_retried_then_the_run_fails_leaving_rows_dirty(warehouse, state):
+    dest = MemoryDestination()
+    dest.fail_next([RetryableError("429", 429)] * 2)
+    result = sync(warehouse, state, dest)
+    assert result.status == "success" and result.counts["retries"] == 2
+    set_audience(warehouse, [("new@example.com", "x", 1.0)])
+    dest.fail_next([RetryableError("503", 503)] * 10)
+    with pytest.raises(FatalError, match="gave up after 4 attempts"):
+        sync(warehouse, state, dest)
+    assert state.runs(SPEC.name).iloc[0]["status"] == "failed"
+    dest.raises.clear()
+    result = sync(warehouse, state, dest)
+    assert result.counts["added"] == 1 and "new@example.com" in dest.members
+
+
+def test_a_crash_mid_run_resends_at_most_the_batch_in_flight(warehouse, state):
+    dest = MemoryDestination()
+    dest.fail_next([None, None, KeyboardInterrupt()])  # placeholder, replaced below
+    dest.raises = []
+    calls = {"n": 0}
+    original = dest.write
+
+    def crashing_write(spec, rows, *, create):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            original(spec, rows, create=create)  # the destination applied it ...
+            raise KeyboardInterrupt  # ... but we died before recording it
+        return original(spec, rows, create=create)
+
+    dest.write = crashing_write
+    with pytest.raises(KeyboardInterrupt):
+        sync(warehouse, state, dest)
+    assert len(state.records(SPEC.name)) == 100
+    dest.write = original
+    result = sync(warehouse, state, dest)
+    assert result.counts["added"] == 150
+    assert max(dest.writes.values()) == 2 and sum(v == 2 for v in dest.writes.values()) == 100
+    assert len(dest.members) == 250
+
+
+def test_mirror_deletes_only_what_it_created(warehouse, state):
+    spec = SyncSpec("aud_test", "memory", "email", (("tier", "tier"),), mode="mirror")
+    dest = MemoryDestination()
+    dest.ids["p0@example.com"] = "999"  # existed before the sync
+    dest.records["p0@example.com"] = {"tier": "old"}
+    sync(warehouse, state, dest, spec)
+    set_audience(warehouse, [("p5@example.com", "low", 1.0)])
+    result = sync(warehouse, state, dest, spec)
+    assert result.counts["removed"] == 249
+    assert set(dest.records) == {"p0@example.com", "p5@example.com"}
+
+
+def test_update_mode_never_creates(warehouse, state):
+    spec = SyncSpec("aud_test", "memory", "email", (("tier", "tier"),), mode="update")
+    dest = MemoryDestination()
+    dest.ids["p1@example.com"] = "5"
+    result = sync(warehouse, state, dest, spec)
+    assert set(dest.records) == {"p1@example.com"}
+    assert result.counts["rejected"] == 249
+
+
+def test_dry_run_reports_samples_and_sends_nothing(warehouse, state):
+    dest = MemoryDestination()
+    sync(warehouse, state, dest)
+    set_audience(warehouse, [("p1@example.com", "vip", 1.5), ("fresh@example.com", "low", 0.0)])
+    result = sync(
+        warehouse, state, lambda: pytest.fail("dry run created a destination"), dry_run=True
+    )
+    assert result.status == "dry_run"
+    assert (result.counts["added"], result.counts["changed"], result.counts["removed"]) == (
+        1,
+        1,
+        249,
+    )
+    assert result.samples["changed"] == [
+        {"key": "p1@example.com", "fields": {"tier": {"before": "high", "after": "vip"}}}
+    ]
+    assert result.samples["added"][0]["key"] == "fresh@example.com"
