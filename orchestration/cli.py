@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -79,6 +80,33 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return serve(environment.exports_path(), host=args.host, port=args.port)
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.runner import run
+    from orchestration.sync_report import latest_runs, selected_specs
+    from syncs.state import StateStore
+
+    specs = selected_specs(defs, args.select or "group:syncs")
+    if not specs:
+        print(f"no sync matches {args.select!r}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        from orchestration.definitions import resources
+        from orchestration.sync_report import describe_dry_run
+
+        resource = resources()["sync"]
+        for spec in specs:
+            print(describe_dry_run(resource.run(spec, dry_run=True)))
+        return 0
+    keys = " or ".join(f'key:"{dg.AssetKey(["syncs", s.name]).to_user_string()}"' for s in specs)
+    report = run(defs, select=keys, log_level="INFO" if args.verbose else "WARNING")
+    with StateStore(environment.state_path()) as state:
+        print(latest_runs(state, [s.name for s in specs]))
+    return 1 if report.failed else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.demo import demo
 
@@ -130,6 +158,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8765)
     s.set_defaults(func=cmd_sandbox)
 
+    sy = sub.add_parser(
+        "sync", help="send audiences to their destinations (only what changed since last time)"
+    )
+    sy.add_argument(
+        "--select",
+        help="Dagster asset selection of sync assets, e.g. 'key:syncs/aud_champions_to_hubspot' "
+        "or 'group:syncs' (default)",
+    )
+    sy.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be added, changed and removed, with samples; send nothing",
+    )
+    sy.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")
+    sy.set_defaults(func=cmd_sync)
+
     d = sub.add_parser("demo", help="the whole story on synthetic data")
     d.add_argument("--users", type=int, default=2000)
     d.add_argument("--days", type=int, default=60)
@@ -140,6 +184,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster's beta notices (e.g. on selections by group) are for its developers, not our users.
+    warnings.filterwarnings("ignore", message=".*is currently in beta")
     # dbt, run by Dagster as a subprocess, must be found next to this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     args = parser().parse_args(argv)
@@ -147,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Exception as exc:  # a clear one-line error for known failures, a traceback otherwise
         from sources.errors import SourceError
+        from syncs.errors import SyncError
 
-        if isinstance(exc, SourceError | ValueError):
+        if isinstance(exc, SourceError | SyncError | ValueError):
             print(f"recur {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

@@ -10,8 +10,13 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import environment
-from orchestration.defs import ingest, reports, transform
-from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
+from orchestration.defs import ingest, reports, syncs, transform
+from orchestration.resources import (
+    ExportAPIResource,
+    ExportFolderResource,
+    SyncResource,
+    WarehouseResource,
+)
 
 
 def resources() -> dict[str, object]:
@@ -21,6 +26,11 @@ def resources() -> dict[str, object]:
         "exports": ExportFolderResource(path=str(environment.exports_path())),
         "mixpanel_api": ExportAPIResource(source="mixpanel"),
         "amplitude_api": ExportAPIResource(source="amplitude"),
+        "sync": SyncResource(
+            warehouse=str(environment.warehouse_path()),
+            state=str(environment.state_path()),
+            files_dir=str(environment.audience_files_path()),
+        ),
     }
 
 
@@ -30,6 +40,7 @@ def build_defs() -> dg.Definitions:
         ingest.defs,
         transform.defs,
         reports.defs,
+        syncs.defs,
         dg.Definitions(resources=resources(), executor=dg.in_process_executor),
     )
 

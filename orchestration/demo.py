@@ -6,6 +6,7 @@ asset through Dagster, and prints what arrived where.
 
 from __future__ import annotations
 
+import os
 import time
 
 from orchestration import environment
@@ -105,13 +106,33 @@ def analytics_summary(warehouse) -> str:
     return "\n".join(out)
 
 
+def hubspot_summary(server) -> str:
+    """What the sandbox HubSpot holds: contacts, Recur's properties on one, list sizes."""
+    contacts = server.contacts()
+    lines = [f"HubSpot sandbox ({server.url}): {len(contacts):,} contacts"]
+    lines += [
+        f"  list {name!r}: {len(server.list_members(name)):,} members"
+        for name in sorted(server.lists())
+    ]
+    sample = next((c for c in contacts if c["properties"].get("recur_predicted_ltv")), None)
+    if sample:
+        traits = {k: v for k, v in sorted(sample["properties"].items()) if k.startswith("recur_")}
+        lines.append(f"  e.g. {sample['email']}: {traits}")
+    return "\n".join(lines)
+
+
 def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01) -> int:
     from orchestration.definitions import build_defs
     from orchestration.runner import run
+    from orchestration.sync_report import latest_runs, selected_specs
     from sandbox.generate import generate
+    from sandbox.servers.cli import hubspot_state_path
+    from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+    from syncs.state import StateStore
 
     started = time.perf_counter()
     exports = environment.exports_path()
+    warehouse = environment.warehouse_path()
     print(f"1. Generating {days} days of exports for {users:,} people into {exports}")
     generate(
         exports,
@@ -121,18 +142,37 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         faults=faults,
         progress=progress_bar("generating"),
     )
-    print("2. Loading every export day and building the dbt models through Dagster")
-    report = run(build_defs())
-    if report.failed:
-        print(f"{len(report.failed)} runs failed: {report.failed}")
-        return 1
-    print(f"\n3. The warehouse {environment.warehouse_path()}:\n")
-    print(summary(environment.warehouse_path()))
-    print("\n4. The core marts (dbt):\n")
-    print(core_summary(environment.warehouse_path()))
-    print("\n5. Analytics:\n")
-    print(analytics_summary(environment.warehouse_path()))
-    print(f"\nCharts: {environment.reports_path() / 'cohorts.html'}")
+    # The demo only ever talks to the local HubSpot: synthetic people must never reach a real
+    # account, whatever HUBSPOT_* the shell has.
+    hubspot = HubSpotServer(hubspot_state_path(exports))
+    hubspot.start()
+    os.environ["HUBSPOT_BASE_URL"] = hubspot.url
+    os.environ["HUBSPOT_ACCESS_TOKEN"] = SANDBOX_HUBSPOT_TOKEN
+    try:
+        print(
+            "2. Loading every export day, building the dbt models and syncing the audiences "
+            f"to the HubSpot sandbox ({hubspot.url}) and to files, through Dagster"
+        )
+        defs = build_defs()
+        report = run(defs)
+        if report.failed:
+            print(f"{len(report.failed)} runs failed: {report.failed}")
+            return 1
+        print(f"\n3. The warehouse {warehouse}:\n")
+        print(summary(warehouse))
+        print("\n4. The core marts (dbt):\n")
+        print(core_summary(warehouse))
+        print("\n5. Analytics:\n")
+        print(analytics_summary(warehouse))
+        print(f"\nCharts: {environment.reports_path() / 'cohorts.html'}")
+        print("\n6. Audience syncs (each run sends only what changed since the last one):\n")
+        with StateStore(environment.state_path()) as state:
+            print(latest_runs(state, [s.name for s in selected_specs(defs, "group:syncs")]))
+        print()
+        print(hubspot_summary(hubspot))
+        print(f"Audience files: {environment.audience_files_path()}")
+    finally:
+        hubspot.stop()
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev"
     )

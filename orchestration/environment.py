@@ -51,6 +51,15 @@ def reports_path() -> Path:
     return warehouse_path().parent / "reports"
 
 
+def audience_files_path() -> Path:
+    """Where file syncs write audiences: ``RECUR_AUDIENCE_FILES``, else ``audiences/`` beside
+    the warehouse file."""
+    configured = os.environ.get("RECUR_AUDIENCE_FILES")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return warehouse_path().parent / "audiences"
+
+
 def has_env(names: tuple[str, ...]) -> bool:
     """True when every named variable is set (values are never read here)."""
     return all(os.environ.get(n) for n in names)

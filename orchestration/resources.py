@@ -15,6 +15,9 @@ from sources import layout
 from sources.amplitude_api import AmplitudeExportClient
 from sources.mixpanel_api import MixpanelExportClient
 from sources.warehouse import connect, ensure_raw_schema
+from syncs.engine import RunResult
+from syncs.run import sync_files
+from syncs.spec import SyncSpec
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -76,3 +79,22 @@ class ExportAPIResource(dg.ConfigurableResource):
         """Download Mixpanel's Engage profiles into the export folder."""
         with MixpanelExportClient.from_env() as client:
             return client.download_profiles(exports)
+
+
+class SyncResource(dg.ConfigurableResource):
+    """The reverse-ETL engine: the warehouse to read audiences from, the sync state file, and
+    where file syncs write. Destination credentials are read from the environment by the
+    destinations themselves, at the moment of the run, never through Dagster's config."""
+
+    warehouse: str
+    state: str
+    files_dir: str
+
+    def run(self, spec: SyncSpec, *, dry_run: bool = False) -> RunResult:
+        return sync_files(
+            spec,
+            warehouse=Path(self.warehouse),
+            state=Path(self.state),
+            files_dir=Path(self.files_dir),
+            dry_run=dry_run,
+        )

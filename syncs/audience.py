@@ -74,8 +74,8 @@ def _render(column: str, sql_type: str) -> str:
     quoted = f'"{column}"'
     t = sql_type.upper()
     if t in {"DOUBLE", "FLOAT", "REAL"}:
-        # Six significant digits: float noise between rebuilds must not look like a change.
-        return f"format('{{:.6g}}', {quoted})"
+        # 15 significant digits: what a double holds exactly, without binary noise (0.1 + 0.2).
+        return f"format('{{:.15g}}', {quoted})"
     if t.startswith("TIMESTAMP"):
         return f"strftime({quoted}::timestamp, '%Y-%m-%dT%H:%M:%SZ')"
     if t == "BOOLEAN":

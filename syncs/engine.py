@@ -39,7 +39,7 @@ from syncs.errors import (
     SyncConfigError,
 )
 from syncs.spec import SyncSpec
-from syncs.state import Delivered, Refused, StateStore
+from syncs.state import RUN_COUNTS, Delivered, Refused, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +297,7 @@ def run_sync(
     result = RunResult(run_id, spec.name, "running")
 
     def finish(status: str, counts: dict[str, int], error: str | None = None) -> RunResult:
+        counts = {name: 0 for name in RUN_COUNTS} | counts
         result.status, result.counts, result.error = status, counts, error
         result.seconds = time.perf_counter() - started
         state.finish_run(run_id, status, counts, error=error, samples=result.samples)
@@ -336,7 +337,7 @@ def run_sync(
         raise SyncConfigError(f"{spec.name}: {name} has no static lists; remove 'list'")
     run = _Run(spec, state, dest, policy or RetryPolicy(), sleep, run_id)
     try:
-        dest.open(spec, audience.fields)
+        run._retrying(lambda _: dest.open(spec, audience.fields), [])
         if caps.snapshot:
             run.snapshot(audience, the_plan)
         else:

@@ -1,4 +1,5 @@
-"""Local stand-ins for the vendors' Export APIs, served from an export folder.
+"""Local stand-ins for the vendors' APIs: Mixpanel's and Amplitude's Export APIs, served from an
+export folder, and HubSpot's CRM (contacts, properties, lists), kept in SQLite.
 
 Library code only (no Dagster): tests start them in a thread on a free loopback port, and
 ``recur sandbox`` will run them in the foreground. See :mod:`sandbox.servers.base` for the
@@ -17,6 +18,7 @@ from sandbox.servers.base import (
     run_in_thread,
     serve_forever,
 )
+from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 from sandbox.servers.mixpanel import (
     SANDBOX_PROJECT_ID,
     SANDBOX_SECRET,
@@ -26,11 +28,13 @@ from sandbox.servers.mixpanel import (
 
 __all__ = [
     "SANDBOX_API_KEY",
+    "SANDBOX_HUBSPOT_TOKEN",
     "SANDBOX_PROJECT_ID",
     "SANDBOX_SECRET",
     "SANDBOX_SECRET_KEY",
     "SANDBOX_USERNAME",
     "AmplitudeServer",
+    "HubSpotServer",
     "MixpanelServer",
     "Request",
     "RequestRecord",

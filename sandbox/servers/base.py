@@ -2,8 +2,9 @@
 
 Each fake vendor API is a :class:`SandboxServer` subclass that turns a parsed :class:`Request`
 into a :class:`Response`; this module does the HTTP (keep-alive, chunked streaming bodies), the
-request log tests assert on, and scripted faults (``server.script("/api/2/export", [504,
-200])``) so retry paths can be tested over real sockets without timing tricks.
+request log tests assert on, scripted faults (``server.script("/api/2/export", [504,
+200])``) and scripted delays (``server.delay("/api/2/export", 5.0)``) so retry and timeout
+paths can be tested over real sockets without timing tricks.
 
 Servers bind to 127.0.0.1 and, by default, to a free port chosen by the OS (port 0), so tests
 can run in parallel. Example::
@@ -51,6 +52,16 @@ class Request:
     query: dict[str, str]
     headers: Message
     body: bytes = b""
+    #: The raw query string, for parameters that repeat (``?properties=a&properties=b``).
+    query_string: str = ""
+
+    def query_values(self, name: str) -> list[str]:
+        """Every value of a query parameter, in order (``query`` keeps only the last one)."""
+        return [
+            value
+            for key, value in parse_qsl(self.query_string, keep_blank_values=True)
+            if key == name
+        ]
 
     def form(self) -> dict[str, str]:
         """The form-encoded body (last value wins for repeated fields)."""
@@ -109,6 +120,8 @@ class RequestRecord:
     path: str
     status: int
     params: dict[str, str] = field(default_factory=dict)
+    #: The raw request body (JSON APIs such as HubSpot's carry everything here).
+    body: bytes = b""
 
 
 def maybe_gzip(
@@ -163,6 +176,14 @@ class SlidingWindowLimit:
                 return self.period - (now - self._hits[0])
             self._hits.append(now)
             return None
+
+    def remaining(self) -> int:
+        """How many hits the window still allows right now (for rate-limit headers)."""
+        with self._lock:
+            now = self._clock()
+            while self._hits and now - self._hits[0] >= self.period:
+                self._hits.popleft()
+            return max(0, self.limit - len(self._hits))
 
 
 class ServerHandle:
@@ -248,7 +269,8 @@ class SandboxServer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._scripts: list[tuple[str, deque[int]]] = []
+        self._scripts: list[tuple[str, deque[int | str]]] = []
+        self._delays: list[tuple[str, float, list[int]]] = []
         self.requests: list[RequestRecord] = []
         self._handle: ServerHandle | None = None
 
@@ -292,37 +314,67 @@ class SandboxServer:
 
     # -- fault injection and the request log ------------------------------------------------
 
-    def script(self, path_prefix: str, statuses: Iterable[int]) -> None:
+    def script(self, path_prefix: str, statuses: Iterable[int | str]) -> None:
         """Answer the next requests on paths starting with ``path_prefix`` with ``statuses``.
 
         One status per request, in order; 200 lets that request through to the real handler.
         Once the list is used up the path behaves normally again. 429 comes with
-        ``Retry-After: 0`` so clients retry at once.
+        ``Retry-After: 0`` so clients retry at once. A server may also accept named faults
+        (HubSpot: ``"daily"``), see its :meth:`scripted_response`.
         """
         with self._lock:
             self._scripts.append((path_prefix, deque(statuses)))
+
+    def delay(self, path_prefix: str, seconds: float, count: int = 1) -> None:
+        """Answer the next ``count`` requests on ``path_prefix`` only after ``seconds``.
+
+        The requests are handled (and logged) normally first, so a client that times out has
+        still had its write applied: the case an idempotent retry must survive. A new call
+        replaces the delay pending on the same ``path_prefix``; ``count=0`` cancels it.
+        """
+        with self._lock:
+            self._delays = [entry for entry in self._delays if entry[0] != path_prefix]
+            if count > 0:
+                self._delays.append((path_prefix, seconds, [count]))
 
     def calls(self, path_prefix: str = "") -> list[RequestRecord]:
         """The logged requests whose path starts with ``path_prefix``."""
         with self._lock:
             return [record for record in self.requests if record.path.startswith(path_prefix)]
 
-    def _scripted_status(self, path: str) -> int | None:
+    def _scripted_status(self, path: str) -> int | str | None:
         with self._lock:
             for prefix, statuses in self._scripts:
                 if path.startswith(prefix) and statuses:
                     return statuses.popleft()
         return None
 
+    def _scripted_delay(self, path: str) -> float:
+        with self._lock:
+            for prefix, seconds, left in self._delays:
+                if path.startswith(prefix) and left[0] > 0:
+                    left[0] -= 1
+                    return seconds
+        return 0.0
+
+    def scripted_response(self, status: int | str, request: Request) -> Response:
+        """The answer to a scripted fault; servers override it to match their vendor's bodies."""
+        if not isinstance(status, int):
+            raise ValueError(f"{type(self).__name__} has no named fault {status!r}")
+        return Response.json(
+            status,
+            {"error": f"sandbox: scripted HTTP {status}", "request": request.path},
+            self.scripted_headers.get(status),
+        )
+
     def dispatch(self, request: Request) -> Response:
-        """Answer a request: a scripted fault if one is due, else :meth:`handle`; log it."""
+        """Answer a request: a scripted fault if one is due, else :meth:`handle`; log it.
+
+        A scripted delay (:meth:`delay`) is slept after the request was handled and logged.
+        """
         scripted = self._scripted_status(request.path)
         if scripted is not None and scripted != PASS:
-            response = Response.json(
-                scripted,
-                {"error": f"sandbox: scripted HTTP {scripted}", "request": request.path},
-                self.scripted_headers.get(scripted),
-            )
+            response = self.scripted_response(scripted, request)
         else:
             try:
                 response = self.handle(request)
@@ -331,8 +383,13 @@ class SandboxServer:
                 response = Response.json(500, {"error": "sandbox: internal error"})
         with self._lock:
             self.requests.append(
-                RequestRecord(request.method, request.path, response.status, request.params())
+                RequestRecord(
+                    request.method, request.path, response.status, request.params(), request.body
+                )
             )
+        seconds = self._scripted_delay(request.path)
+        if seconds > 0:
+            time.sleep(seconds)
         return response
 
     def handle(self, request: Request) -> Response:
@@ -351,6 +408,9 @@ def make_handler(dispatch: Callable[[Request], Response]) -> type[BaseHTTPReques
         protocol_version = "HTTP/1.1"  # keep-alive and chunked bodies, like the real APIs
         server_version = "RecurSandbox/0.1"
         timeout = 30  # drop idle keep-alive connections
+        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus the
+        # client's delayed ACK add ~40 ms to every keep-alive request.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
             self._serve()
@@ -364,6 +424,9 @@ def make_handler(dispatch: Callable[[Request], Response]) -> type[BaseHTTPReques
         def do_DELETE(self) -> None:  # noqa: N802
             self._serve()
 
+        def do_PATCH(self) -> None:  # noqa: N802
+            self._serve()
+
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -374,6 +437,7 @@ def make_handler(dispatch: Callable[[Request], Response]) -> type[BaseHTTPReques
                 query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                 headers=self.headers,
                 body=body,
+                query_string=parts.query,
             )
             self._write(dispatch(request))
 

@@ -14,7 +14,7 @@ def test_dbt_models_are_assets_in_their_layer_groups_downstream_of_ingest():
     graph = defs.resolve_asset_graph()
     groups = {
         group: {k.to_user_string() for k in dg.AssetSelection.groups(group).resolve(graph)}
-        for group in ("staging", "intermediate", "core")
+        for group in ("staging", "intermediate", "core", "audiences")
     }
     assert {
         "staging/stg_mixpanel__events",
@@ -31,6 +31,23 @@ def test_dbt_models_are_assets_in_their_layer_groups_downstream_of_ingest():
         "core/fct_sessions",
         "core/fct_orders",
     }
+    assert groups["audiences"] == {
+        "audiences/aud_contact_traits",
+        "audiences/aud_at_risk_high_value",
+        "audiences/aud_champions",
+        "audiences/aud_new_customers",
+        "audiences/aud_win_back",
+        "audiences/aud_cart_abandoners",
+    }
+    # every audience reads its traits from the contacts, which read the analytics marts
+    traits = dg.AssetKey(["audiences", "aud_contact_traits"])
+    assert graph.get(traits).parent_keys >= {
+        dg.AssetKey(["core", "dim_users"]),
+        dg.AssetKey(["analytics", "customer_ltv"]),
+        dg.AssetKey(["analytics", "churn_risk"]),
+    }
+    for key in groups["audiences"] - {"audiences/aud_contact_traits"}:
+        assert traits in graph.get(dg.AssetKey(key.split("/"))).parent_keys, key
     parents = graph.get(dg.AssetKey(["staging", "stg_mixpanel__events"])).parent_keys
     assert parents == {dg.AssetKey(["raw", "mixpanel_events"])}
     upstream = dg.AssetSelection.assets(["core", "dim_users"]).upstream().resolve(graph)

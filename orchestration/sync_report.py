@@ -1,0 +1,59 @@
+"""Text for people about syncs: which syncs a selection means, what a run or dry run did."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.dbt_project import dbt_project
+from syncs.engine import RunResult
+from syncs.spec import SyncSpec, load_specs
+from syncs.state import StateStore
+
+
+def selected_specs(defs: dg.Definitions, select: str) -> list[SyncSpec]:
+    """The declared syncs whose assets ``select`` (Dagster selection syntax) matches."""
+    keys = dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
+    return [
+        s for s in load_specs(dbt_project.manifest_path) if dg.AssetKey(["syncs", s.name]) in keys
+    ]
+
+
+def describe_dry_run(result: RunResult) -> str:
+    """A dry run's counts and samples."""
+    lines = [result.summary()]
+    samples = result.samples
+    for item in samples.get("added", []):
+        lines.append(f"  + {item['key']}: {item['values']}")
+    for item in samples.get("changed", []):
+        changes = ", ".join(
+            f"{name} {v['before']!r} -> {v['after']!r}" for name, v in item["fields"].items()
+        )
+        lines.append(f"  ~ {item['key']}: {changes}")
+    lines += [f"  - {key}" for key in samples.get("removed", [])]
+    lines += [f"  ! {item['key']}: {item['reason']}" for item in samples.get("invalid", [])]
+    return "\n".join(lines)
+
+
+def latest_runs(state: StateStore, names: list[str]) -> str:
+    """The latest run of each named sync, one line each."""
+    runs = state.con.execute(
+        """select sync, status, audience_rows, added, changed, removed, unchanged, invalid,
+                  rejected, requests, throttled, round(duration_seconds, 1), error
+           from runs where sync in (select unnest($names)) and not dry_run
+           qualify row_number() over (partition by sync order by started_at desc) = 1
+           order by sync""",
+        {"names": names},
+    ).fetchall()
+    lines = [
+        f"{'sync':<42}{'status':<10}{'rows':>7}{'+':>7}{'~':>6}{'-':>6}{'=':>7}{'invalid':>8}"
+        f"{'rejected':>9}{'requests':>9}{'429s':>6}{'s':>6}"
+    ]
+    for sync, status, n, add, chg, rem, same, inv, rej, req, thr, secs, error in runs:
+        lines.append(
+            f"{sync:<42}{status:<10}{n or 0:>7,}{add or 0:>7,}{chg or 0:>6,}{rem or 0:>6,}"
+            f"{same or 0:>7,}{inv or 0:>8,}{rej or 0:>9,}{req or 0:>9,}{thr or 0:>6,}"
+            f"{secs or 0:>6}"
+        )
+        if error:
+            lines.append(f"    {error}")
+    return "\n".join(lines)

@@ -1,0 +1,314 @@
+"""Fault tests: the engine and the real hubspot-api-client against the HubSpot sandbox.
+
+Every test checks what arrived in the sandbox: each member once, with the right properties
+and list memberships, whatever the server threw at the client.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pytest
+
+from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from syncs.destinations.base import Row
+from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
+from syncs.engine import RetryPolicy, run_sync
+from syncs.errors import FatalError
+from syncs.pacing import RateLimiter
+from syncs.spec import SyncSpec
+from syncs.state import StateStore
+
+UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+LIST = "Recur: Test"
+SPEC = SyncSpec(
+    "aud_test",
+    "hubspot",
+    "email",
+    (("recur_tier", "tier"), ("recur_ltv", "ltv"), ("firstname", "first_name")),
+    list=LIST,
+)
+FAST = RetryPolicy(max_attempts=5, base_delay=0.01)
+
+
+def people(n, tier="low"):
+    return [(f"p{i:05d}@example.com", tier, round(i * 1.5, 2), f"Name{i}") for i in range(n)]
+
+
+def make_warehouse(path, rows):
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists audiences")
+    con.execute(
+        "create or replace table audiences.aud_test "
+        "(email varchar, tier varchar, ltv decimal(12, 2), first_name varchar)"
+    )
+    con.executemany("insert into audiences.aud_test values (?, ?, ?, ?)", rows)
+    return con
+
+
+@pytest.fixture
+def server():
+    with HubSpotServer() as s:
+        yield s
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    con = make_warehouse(tmp_path / "wh.duckdb", people(250))
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def state(tmp_path):
+    with StateStore(tmp_path / "state.duckdb") as s:
+        yield s
+
+
+def destination(server, token=SANDBOX_HUBSPOT_TOKEN, timeout=30.0):
+    settings = HubSpotSettings(access_token=token, base_url=server.url, timeout=timeout)
+    return HubSpotDestination(settings, limiter=RateLimiter(190, 10.0))
+
+
+def sync(server, warehouse, state, spec=SPEC, **kwargs):
+    dest_kwargs = {k: kwargs.pop(k) for k in ("token", "timeout") if k in kwargs}
+    return run_sync(
+        spec,
+        warehouse=warehouse,
+        state=state,
+        destination=lambda: destination(server, **dest_kwargs),
+        policy=kwargs.pop("policy", FAST),
+        **kwargs,
+    )
+
+
+def assert_arrived_once(server, rows, list_name=LIST):
+    contacts = server.contacts()
+    emails = [c["email"] for c in contacts]
+    assert len(emails) == len(set(emails)), "duplicate contacts"
+    by_email = {c["email"]: c["properties"] for c in contacts}
+    for email, tier, ltv, first in rows:
+        assert by_email[email]["recur_tier"] == tier
+        assert float(by_email[email]["recur_ltv"]) == pytest.approx(float(ltv))
+        assert by_email[email]["firstname"] == first
+    assert server.list_members(list_name) == {r[0] for r in rows}
+
+
+def test_first_sync_creates_properties_list_and_contacts(server, warehouse, state):
+    result = sync(server, warehouse, state)
+    assert result.status == "success"
+    assert result.counts["delivered"] == 250 and result.counts["throttled"] == 0
+    assert_arrived_once(server, people(250))
+    assert server.property("recur_ltv")["type"] == "number"
+    # 3 upserts + 3 list adds + property read/creates + list lookup/create
+    assert len(server.calls(UPSERT)) == 3
+    records = state.records(SPEC.name)
+    assert records["record_id"].notna().all() and records["created_by_sync"].all()
+
+
+def test_rerun_with_nothing_changed_sends_no_request(server, warehouse, state):
+    sync(server, warehouse, state)
+    before = len(server.requests)
+    result = sync(server, warehouse, state)
+    assert result.status == "unchanged" and result.counts["requests"] == 0
+    assert len(server.requests) == before
+
+
+def test_a_429_storm_is_ridden_out(server, warehouse, state):
+    server.script(UPSERT, [429, 429, 429, 200, 429, 200])
+    result = sync(server, warehouse, state)
+    assert result.status == "success"
+    assert result.counts["throttled"] == 4 and result.counts["retries"] == 4
+    assert_arrived_once(server, people(250))
+
+
+def test_server_errors_are_retried(server, warehouse, state):
+    server.script(UPSERT, [500, 502, 200, 503])
+    server.script("/crm/v3/lists/", [504])
+    result = sync(server, warehouse, state)
+    assert result.status == "success" and result.counts["retries"] == 4
+    assert_arrived_once(server, people(250))
+
+
+def test_a_timed_out_write_is_sent_again_without_duplicates(server, warehouse, state):
+    server.delay(UPSERT, 1.0, count=1)
+    result = sync(server, warehouse, state, timeout=0.3)
+    assert result.status == "success" and result.counts["retries"] == 1
+    assert_arrived_once(server, people(250))
+    assert server.writes("p00000@example.com") in (1, 2)  # the slow answer may have applied
+
+
+def test_locked_records_wait_and_retry(server, warehouse, state):
+    server.script(UPSERT, [423])
+    started = time.perf_counter()
+    result = sync(server, warehouse, state)
+    assert time.perf_counter() - started >= 2.0  # HubSpot's locks last 2 s
+    assert result.status == "success" and result.counts["retries"] == 1
+    assert_arrived_once(server, people(250))
+
+
+def test_an_address_hubspot_rejects_is_isolated_by_splitting(server, warehouse, state, tmp_path):
+    rows = people(250)
+    rows[42] = ("ada@example.notatld", "low", 1.0, "Ada")  # valid syntax, no such TLD
+    warehouse.close()
+    warehouse = make_warehouse(tmp_path / "wh.duckdb", rows)
+    result = sync(server, warehouse, state)
+    assert result.status == "partial"
+    assert result.counts["delivered"] == 249 and result.counts["rejected"] == 1
+    assert server.contact("ada@example.notatld") is None
+    rejected = state.rejections(SPEC.name)
+    assert rejected["key"].tolist() == ["ada@example.notatld"]
+    assert (
+        "INVALID_EMAIL" in rejected["reason"].iloc[0] or "not valid" in rejected["reason"].iloc[0]
+    )
+    # split only the batch holding it: ceil(log2(100)) levels, 2 calls each, at most
+    assert len(server.calls(UPSERT)) <= 3 + 2 * 7
+    # still dirty: the next run tries that row again, and only it
+    n = len(server.calls(UPSERT))
+    again = sync(server, warehouse, state)
+    assert again.counts["rejected"] == 1 and len(server.calls(UPSERT)) == n + 1
+
+
+def test_per_record_errors_are_mapped_by_id_not_position(server, warehouse, state, tmp_path):
+    # An enumeration property: a value outside its options fails that record only (207).
+    sync(server, warehouse, state)
+    server.set_property_options("recur_tier", ["low", "mid", "high"])
+    rows = people(250)
+    rows[10] = (rows[10][0], "vip", rows[10][2], rows[10][3])
+    rows[11] = (rows[11][0], "high", rows[11][2], rows[11][3])
+    warehouse.close()
+    warehouse = make_warehouse(tmp_path / "wh.duckdb", rows)
+    result = sync(server, warehouse, state)
+    assert (result.counts["delivered"], result.counts["rejected"]) == (1, 1)
+    assert server.contact("p00011@example.com")["properties"]["recur_tier"] == "high"
+    assert server.contact("p00010@example.com")["properties"]["recur_tier"] == "low"
+    assert state.rejections(SPEC.name)["key"].tolist() == ["p00010@example.com"]
+
+
+def test_daily_limit_stops_the_run_and_the_next_run_finishes(server, warehouse, state):
+    server.script(UPSERT, [200, "daily"])
+    with pytest.raises(FatalError, match="daily"):
+        sync(server, warehouse, state)
+    assert len(state.records(SPEC.name)) == 100
+    result = sync(server, warehouse, state)
+    assert result.counts["added"] == 150
+    assert_arrived_once(server, people(250))
+
+
+def test_a_bad_token_stops_the_run_without_leaking_it(server, warehouse, state):
+    with pytest.raises(FatalError) as failure:
+        sync(server, warehouse, state, token="pat-secret-value")
+    assert "HUBSPOT_ACCESS_TOKEN" in str(failure.value)
+    assert "pat-secret-value" not in str(failure.value)
+    assert (
+        "pat-secret-value"
+        not in state.con.execute("select string_agg(error, '') from runs").fetchone()[0]
+    )
+
+
+def test_leavers_are_removed_from_the_list_and_mirror_archives_only_its_own(
+    server, warehouse, state, tmp_path
+):
+    spec = SyncSpec(
+        "aud_test", "hubspot", "email", (("recur_tier", "tier"),), mode="mirror", list=LIST
+    )
+    # p00001 existed in HubSpot before Recur: mirror must never delete it.
+    client_dest = destination(server)
+    client_dest.open(spec, [])
+    client_dest.write(
+        spec,
+        [Row("p00001@example.com", {})],
+        create=True,
+    )
+    sync(server, warehouse, state, spec)
+    warehouse.close()
+    warehouse = make_warehouse(tmp_path / "wh.duckdb", people(250)[5:])
+    result = sync(server, warehouse, state, spec)
+    assert result.counts["removed"] == 5
+    assert server.list_members(LIST) == {r[0] for r in people(250)[5:]}
+    remaining = {c["email"] for c in server.contacts()}
+    assert "p00001@example.com" in remaining
+    assert not {"p00000@example.com", "p00002@example.com"} & remaining
+    exited = state.events(spec.name).query("event == 'exited'")["key"].tolist()
+    assert sorted(exited) == [f"p{i:05d}@example.com" for i in range(5)]
+
+
+def test_update_mode_enriches_existing_contacts_only(server, warehouse, state):
+    spec = SyncSpec("aud_test", "hubspot", "email", (("recur_tier", "tier"),), mode="update")
+    existing = destination(server)
+    existing.open(spec, [])
+    existing.write(spec, [Row(f"p{i:05d}@example.com", {}) for i in range(3)], create=True)
+    result = sync(server, warehouse, state, spec)
+    assert (result.counts["delivered"], result.counts["rejected"]) == (3, 247)
+    assert len(server.contacts()) == 3
+    reasons = set(state.rejections(spec.name)["reason"])
+    assert reasons == {"no HubSpot contact has this email (mode update never creates contacts)"}
+
+
+def test_pacing_follows_the_servers_headers(tmp_path, state):
+    # A server allowing 10 requests per second: the limiter learns it from the first answer.
+    with HubSpotServer(rate_limit=10, rate_interval=1.0) as server:
+        con = make_warehouse(tmp_path / "w.duckdb", people(2500))
+        started = time.perf_counter()
+        result = sync(server, con, state)
+        seconds = time.perf_counter() - started
+    assert result.status == "success" and result.counts["throttled"] == 0
+    requests = result.counts["requests"]  # 25 upserts + 25 list adds + setup
+    assert requests >= 50 and seconds >= (requests - 10) / 10 * 0.9
+
+
+KILLABLE = textwrap.dedent(
+    """
+    import sys, duckdb
+    from syncs.destinations.base import Row
+from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
+    from syncs.engine import run_sync
+    from syncs.spec import SyncSpec
+    from syncs.state import StateStore
+    from tests.integration.test_hubspot_sync import SPEC
+    url, wh, st = sys.argv[1:4]
+    con = duckdb.connect(wh, read_only=True)
+    dest = HubSpotDestination(HubSpotSettings(access_token="{token}", base_url=url))
+    run_sync(SPEC, warehouse=con, state=StateStore(st), destination=dest)
+    """
+)
+
+
+def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
+    rows = people(1500)
+    make_warehouse(tmp_path / "wh.duckdb", rows).close()
+    server.delay(UPSERT, 0.15, count=1000)  # slow enough to kill it half way
+    script = KILLABLE.format(token=SANDBOX_HUBSPOT_TOKEN)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            script,
+            server.url,
+            str(tmp_path / "wh.duckdb"),
+            str(tmp_path / "st.duckdb"),
+        ],
+        cwd=os.getcwd(),
+    )
+    deadline = time.monotonic() + 60
+    while len(server.calls(UPSERT)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < len(server.contacts()) < 1500
+    server.delay(UPSERT, 0, count=0)
+    with StateStore(tmp_path / "st.duckdb") as state:
+        committed = len(state.records(SPEC.name))
+        con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+        result = sync(server, con, state)
+    assert result.status == "success"
+    assert result.counts["added"] == 1500 - committed
+    assert_arrived_once(server, rows)
+    twice = [r[0] for r in rows if server.writes(r[0]) > 1]
+    assert len(twice) <= 100  # at most the one batch in flight was sent again
