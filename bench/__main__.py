@@ -1,8 +1,9 @@
 """`make bench`: generate the benchmark data once, run each case in a fresh process, report.
 
-    python -m bench [--only {ingest,dbt,clv}] [--users N] [--days D] [--dbt-users N] [--dbt-days D]
+    python -m bench [--only {ingest,dbt,clv,sync}] [--users N] [--days D] [--dbt-users N]
+                    [--dbt-days D] [--contacts N]
 
-Three benchmarks, all by default:
+Four benchmarks, all by default:
 
 - ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source;
   results in bench/out/ingest.json and the "ingest results" section of docs/benchmarks.md;
@@ -10,6 +11,8 @@ Three benchmarks, all by default:
   one more export day; results in bench/out/dbt.json and the "dbt results" section.
 - clv (bench/clv.py): fitting and scoring 1M customers with clv/ and with lifetimes; the
   "clv results" section.
+- sync (bench/sync.py): 100k contacts to the sandbox HubSpot at 190 requests / 10 s, and a
+  re-run with nothing changed; the "sync results" section.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ingest results: start -->", "<!-- ingest results: end -->"
 DBT_START, DBT_END = "<!-- dbt results: start -->", "<!-- dbt results: end -->"
-BENCHMARKS = ("ingest", "dbt", "clv")
+BENCHMARKS = ("ingest", "dbt", "clv", "sync")
 CLV_START, CLV_END = "<!-- clv results: start -->", "<!-- clv results: end -->"
+SYNC_START, SYNC_END = "<!-- sync results: start -->", "<!-- sync results: end -->"
 # ~0.51 exported events per person per day over 91 days (the generator's churn lowers it as the
 # window grows): 208,000 people give ~9.7M events, about 98 s to generate and 3.8 GB on disk.
 DBT_USERS, DBT_DAYS = 208_000, 91
@@ -155,6 +159,36 @@ def clv(args: argparse.Namespace) -> None:
     write_section(CLV_START, CLV_END, report, "## Predicted LTV: clv/ against lifetimes")
 
 
+def sync(args: argparse.Namespace) -> None:
+    """Sync contacts to the sandbox HubSpot at its rate limit (bench/sync.py)."""
+    command = ["-m", "bench.sync", "--contacts", str(args.contacts)]
+    done = subprocess.run(
+        [sys.executable, *command], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    (OUT / "sync.json").write_text(json.dumps(r, indent=2))
+    report = "\n".join(
+        [
+            SYNC_START,
+            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} "
+            f"cores), Python {platform.python_version()}, `python -m bench --only sync"
+            f"{'' if args.contacts == 100_000 else f' --contacts {args.contacts}'}`: the engine "
+            "with hubspot-api-client against the sandbox HubSpot in its own process, limit 190 "
+            "requests per rolling 10 s, 100 contacts per `batch/upsert`, no list.",
+            "",
+            "| contacts | seconds | contacts/s | share of 1,900/s ceiling | requests | 429s | "
+            "re-run unchanged: seconds | re-run requests |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r['contacts']:,} | {r['seconds']} | {r['contacts_per_s']:,} | "
+            f"{r['share_of_ceiling']:.1%} | {r['requests']:,} | {r['throttled_429']} | "
+            f"{r['rerun_seconds']} | {r['rerun_requests']} |",
+            SYNC_END,
+        ]
+    )
+    print("\n" + report)
+    write_section(SYNC_START, SYNC_END, report, "## Reverse-ETL: syncing to HubSpot")
+
+
 def _memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
@@ -167,6 +201,7 @@ def main() -> int:
     parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES, help="ingest: cases")
     parser.add_argument("--dbt-users", type=int, default=DBT_USERS, help="dbt: people")
     parser.add_argument("--dbt-days", type=int, default=DBT_DAYS, help="dbt: days (> 90)")
+    parser.add_argument("--contacts", type=int, default=100_000, help="sync: contacts")
     args = parser.parse_args()
     if args.dbt_days <= dbt_build.INITIAL_DAYS:
         parser.error(f"--dbt-days must be more than {dbt_build.INITIAL_DAYS}")
@@ -177,6 +212,8 @@ def main() -> int:
         dbt(args)
     if args.only in (None, "clv"):
         clv(args)
+    if args.only in (None, "sync"):
+        sync(args)
     return 0
 
 

@@ -83,11 +83,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_defs
     from orchestration.runner import run
     from orchestration.sync_report import latest_runs, selected_specs
     from syncs.state import StateStore
 
+    defs = build_defs()  # resources from the environment as it is now
     specs = selected_specs(defs, args.select or "group:syncs")
     if not specs:
         print(f"no sync matches {args.select!r}", file=sys.stderr)

@@ -1,0 +1,120 @@
+"""Sync assets in Dagster: one per declaration, run after their audience, to the sandbox."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from sandbox.generate import generate
+from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sources.warehouse import connect
+from syncs.state import StateStore
+
+WRITES = ("/crm/v3/objects/contacts/batch/", "/crm/v3/lists/")
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Generated exports loaded, modelled and synced once through `recur run`."""
+    tmp = tmp_path_factory.mktemp("syncs")
+    exports = tmp / "exports"
+    generate(exports, users=400, days=20, seed=5, faults=0.0)
+    env = {
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
+        "RECUR_STATE": str(tmp / "state.duckdb"),
+    }
+    with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.setenv("HUBSPOT_BASE_URL", server.url)
+        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        from orchestration.definitions import build_defs
+        from orchestration.runner import run
+
+        defs = build_defs()
+        report = run(defs, dagster_instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+        assert report.failed == []
+        yield tmp, server, defs, mp
+
+
+def test_each_declared_sync_is_an_asset_downstream_of_its_audience():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    syncs = dg.AssetSelection.groups("syncs").resolve(graph)
+    names = {k.path[1] for k in syncs}
+    assert {
+        "aud_contact_traits_to_hubspot",
+        "aud_contact_traits_to_file",
+        "aud_champions_to_hubspot",
+        "aud_cart_abandoners_to_file",
+    } <= names
+    champions = graph.get(dg.AssetKey(["syncs", "aud_champions_to_hubspot"]))
+    assert champions.parent_keys == {dg.AssetKey(["audiences", "aud_champions"])}
+    assert champions.group_name == "syncs"
+
+
+def test_audiences_arrive_in_hubspot_and_in_files(pipeline):
+    tmp, server, _, _ = pipeline
+    with connect(tmp / "warehouse.duckdb", read_only=True) as con:
+        contacts = {
+            r[0] for r in con.execute("select email from audiences.aud_contact_traits").fetchall()
+        }
+        champions = {
+            r[0] for r in con.execute("select email from audiences.aud_champions").fetchall()
+        }
+        tiers = dict(
+            con.execute("select email, ltv_tier from audiences.aud_contact_traits").fetchall()
+        )
+        cart = con.execute("select count(*) from audiences.aud_cart_abandoners").fetchone()[0]
+    assert len(contacts) > 100
+    arrived = {c["email"]: c["properties"] for c in server.contacts()}
+    assert set(arrived) == contacts
+    assert all(arrived[e].get("recur_ltv_tier", "") == (tiers[e] or "") for e in contacts)
+    assert server.list_members("Recur: Champions") == champions
+    files = tmp / "audiences"
+    with connect(tmp / "warehouse.duckdb", read_only=True) as con:
+        rows = con.execute(
+            f"select count(*) from read_csv('{files / 'aud_cart_abandoners.csv'}')"
+        ).fetchone()[0]
+        parquet = con.execute(
+            f"select count(*), count(distinct email) from '{files / 'aud_contact_traits.parquet'}'"
+        ).fetchone()
+    assert rows == cart and parquet == (len(contacts), len(contacts))
+    with StateStore(tmp / "state.duckdb") as state:
+        runs = state.runs(limit=100)
+    assert set(runs["status"]) <= {"success", "partial", "unchanged"}  # unchanged: empty audience
+    assert runs["error"].isna().all()
+
+
+def test_recur_sync_again_sends_no_write_and_dry_run_prints_the_plan(pipeline, capsys):
+    _, server, _, _ = pipeline
+    from orchestration.cli import main
+
+    before = len([r for r in server.requests if r.path.startswith(WRITES)])
+    assert main(["sync"]) == 0
+    after = len([r for r in server.requests if r.path.startswith(WRITES)])
+    assert after == before
+    out = capsys.readouterr().out
+    assert "aud_champions_to_hubspot" in out and "unchanged" in out
+    assert main(["sync", "--dry-run", "--select", "key:syncs/aud_champions_to_hubspot"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("aud_champions_to_hubspot: dry_run;")
+
+
+def test_without_a_token_hubspot_syncs_are_skipped_not_failed(pipeline, tmp_path):
+    tmp, _, defs, mp = pipeline
+    mp.delenv("HUBSPOT_ACCESS_TOKEN")
+    mp.setenv("RECUR_STATE", str(tmp_path / "fresh-state.duckdb"))
+    from orchestration.definitions import build_defs
+
+    defs = build_defs()
+    key = dg.AssetKey(["syncs", "aud_champions_to_hubspot"])
+    result = dg.materialize(
+        list(defs.assets), selection=[key], resources=defs.resources, raise_on_error=False
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("syncs__aud_champions_to_hubspot")
+    assert materialization.metadata["status"].value == "skipped"
+    assert "HUBSPOT_ACCESS_TOKEN is not set" in materialization.metadata["error"].value
