@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test dev bench lint lock clean
+.PHONY: install demo test dev bench docs lint lock clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ dev: install
 
 bench: install
 	$(PY) -m bench
+
+# dbt's documentation site (models, columns, tests, lineage) of the warehouse `make demo` built.
+docs: install
+	cd dbt_project && RECUR_WAREHOUSE=$${RECUR_WAREHOUSE:-$(CURDIR)/data/warehouse.duckdb} \
+		../$(BIN)/dbt docs generate --profiles-dir . --target-path target/docs
+	@echo "open dbt_project/target/docs/index.html, or: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --target-path target/docs"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

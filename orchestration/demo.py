@@ -164,7 +164,6 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         print(core_summary(warehouse))
         print("\n5. Analytics:\n")
         print(analytics_summary(warehouse))
-        print(f"\nCharts: {environment.reports_path() / 'cohorts.html'}")
         print("\n6. Audience syncs (each run sends only what changed since the last one):\n")
         with StateStore(environment.state_path()) as state:
             print(latest_runs(state, [s.name for s in selected_specs(defs, "group:syncs")]))
@@ -173,7 +172,6 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         print(f"Audience files: {environment.audience_files_path()}")
     finally:
         hubspot.stop()
-    print(
-        f"\nDone in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev"
-    )
+    print(f"\nThe retention report: {environment.reports_path() / 'report.html'}")
+    print(f"Done in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev")
     return 0

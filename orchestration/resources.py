@@ -90,6 +90,10 @@ class SyncResource(dg.ConfigurableResource):
     state: str
     files_dir: str
 
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state)
+
     def run(self, spec: SyncSpec, *, dry_run: bool = False) -> RunResult:
         return sync_files(
             spec,

@@ -86,3 +86,40 @@ def ltv_curves(con: duckdb.DuckDBPyConnection, cohorts: int = 8) -> bytes:
     axes.legend(fontsize=7, ncol=2)
     axes.grid(alpha=0.3)
     return _png(figure)
+
+
+def segment_sizes(con: duckdb.DuckDBPyConnection) -> bytes:
+    """Customers per RFM segment, largest first (horizontal bars with counts)."""
+    rows = con.execute(
+        "select rfm_segment, count(*) from analytics.user_rfm group by 1 order by 2, 1"
+    ).fetchall()
+    if not rows:
+        raise ValueError("analytics.user_rfm is empty: build the analytics models first")
+    figure, axes = plt.subplots(figsize=(7, 0.6 + 0.32 * len(rows)))
+    bars = axes.barh([r[0] for r in rows], [r[1] for r in rows], color="#4c72b0")
+    axes.bar_label(bars, fontsize=8, padding=2)
+    axes.set_xlabel("customers")
+    axes.set_title("RFM segments")
+    axes.grid(axis="x", alpha=0.3)
+    return _png(figure)
+
+
+def funnels(con: duckdb.DuckDBPyConnection) -> bytes:
+    """Each funnel's people per step, labelled with the conversion from the first step."""
+    rows = con.execute(
+        """select funnel_name, step_number, step_name, users, conversion_from_start
+           from analytics.funnel_conversion order by funnel_name, step_number"""
+    ).fetchall()
+    if not rows:
+        raise ValueError("analytics.funnel_conversion is empty: build the analytics models first")
+    names = sorted({r[0] for r in rows})
+    figure, all_axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
+    for axes, name in zip(all_axes[0], names, strict=True):
+        steps = [r for r in rows if r[0] == name]
+        bars = axes.bar([r[2] for r in steps], [r[3] for r in steps], color="#55a868")
+        axes.bar_label(bars, labels=[f"{r[3]:,}\n{r[4]:.0%}" for r in steps], fontsize=8)
+        axes.set_title(f"Funnel: {name}")
+        axes.tick_params(axis="x", labelrotation=20, labelsize=8)
+        axes.set_ylabel("people")
+        axes.margins(y=0.2)
+    return _png(figure)

@@ -82,5 +82,7 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
         users = con.execute("select count(*) from core.dim_users").fetchone()[0]
     assert events == raw and people == users > 100
     reports = tmp_path / "reports"
-    assert (reports / "cohorts.html").read_text().count("data:image/png;base64,") == 3
+    page = (reports / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert "Last sync of each audience" in page and "aud_champions_to_file" in page
     assert (reports / "historical_ltv_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,45 +1,55 @@
-"""Report assets: pictures of the analytics, as files and in Dagster's metadata."""
+"""Report assets: the retention report as a static HTML page, and its pictures in Dagster."""
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
 import dagster as dg
 
 from orchestration import environment
-from orchestration.resources import WarehouseResource
-from reports.charts import ltv_curves, retention_heatmap
-from reports.pages import data_uri, write_page
+from orchestration.dbt_project import dbt_project
+from orchestration.resources import SyncResource, WarehouseResource
+from reports.pages import data_uri
+from reports.report import SYNC_COLUMNS, write_report
+from syncs.spec import load_specs
+
+ANALYTICS = ("retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion")
 
 
-@dg.asset(
-    key=["reports", "cohort_charts"],
-    group_name="reports",
-    deps=[["analytics", "retention_cohorts"], ["analytics", "revenue_cohorts"]],
-    kinds={"python", "html"},
-    owners=["team:analytics-engineering"],
-)
-def cohort_charts(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The cohort retention heatmap and the historical LTV curves, as PNG files and one HTML page
-    under the reports folder (next to the warehouse), and inline in this asset's metadata."""
-    with warehouse.connect(read_only=True) as con:
-        charts = {
-            "Retention on, by cohort": retention_heatmap(con),
-            "Retention on or after, by cohort": retention_heatmap(con, "retention_on_or_after"),
-            "Historical LTV curves": ltv_curves(con),
-        }
-    folder = environment.reports_path()
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for caption, png in charts.items():
-        path = folder / (caption.lower().replace(",", "").replace(" ", "_") + ".png")
-        path.write_bytes(png)
-        files[caption] = path
-    page = write_page(folder / "cohorts.html", "Recur: cohorts", charts)
-    return dg.MaterializeResult(
-        metadata={
-            **{
-                caption: dg.MetadataValue.md(f"![{caption}]({data_uri(png)})")
-                for caption, png in charts.items()
-            },
-            "html": dg.MetadataValue.path(str(page)),
-            **{f"{caption} (png)": dg.MetadataValue.path(str(p)) for caption, p in files.items()},
-        }
+def _markdown_table(columns, rows) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def build_report_asset() -> dg.AssetsDefinition:
+    """``reports/retention_report``, after the analytics marts and every sync."""
+    syncs = [dg.AssetKey(["syncs", spec.name]) for spec in load_specs(dbt_project.manifest_path)]
+
+    @dg.asset(
+        key=["reports", "retention_report"],
+        group_name="reports",
+        deps=[dg.AssetKey(["analytics", name]) for name in ANALYTICS] + syncs,
+        kinds={"python", "html"},
+        owners=["team:analytics-engineering"],
     )
+    def retention_report(warehouse: WarehouseResource, sync: SyncResource) -> dg.MaterializeResult:
+        """The retention report (``report.html`` in the reports folder beside the warehouse):
+        headline numbers, the cohort heatmap, LTV curves, RFM segment sizes, funnels, audience
+        sizes and the last outcome of every sync. Its pictures are also shown here."""
+        folder = environment.reports_path()
+        with warehouse.connect(read_only=True) as con:
+            report = write_report(con, sync.state_path, folder / "report.html")
+        for caption, png in report.charts.items():
+            (folder / (caption.lower().replace(",", "").replace(" ", "_") + ".png")).write_bytes(
+                png
+            )
+        return dg.MaterializeResult(
+            metadata={
+                **{
+                    caption: dg.MetadataValue.md(f"![{caption}]({data_uri(png)})")
+                    for caption, png in report.charts.items()
+                },
+                "last syncs": dg.MetadataValue.md(_markdown_table(SYNC_COLUMNS, report.sync_rows)),
+                "html": dg.MetadataValue.path(str(report.path)),
+            }
+        )
+
+    return retention_report

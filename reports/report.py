@@ -1,0 +1,99 @@
+"""The retention report: one static HTML page of what the warehouse knows and what was synced.
+
+Sections: headline numbers, the cohort heatmap and LTV curves, RFM segment sizes, funnels,
+audience sizes, and the latest outcome of every sync (from the sync state file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from reports import charts
+from reports.pages import figure, table, write_page
+
+SYNC_COLUMNS = (
+    "sync", "status", "finished (UTC)", "in audience", "added", "changed", "removed",
+    "invalid", "rejected", "requests", "429s", "error",
+)  # fmt: skip
+
+
+@dataclass
+class Report:
+    """The report's pictures (caption -> PNG) and its page."""
+
+    charts: dict[str, bytes] = field(default_factory=dict)
+    sync_rows: list[tuple] = field(default_factory=list)
+    path: Path | None = None
+
+
+def latest_syncs(state: Path) -> list[tuple]:
+    """The latest real (not dry) run of every sync, or [] when nothing was synced yet."""
+    if not Path(state).exists():
+        return []
+    con = duckdb.connect(str(state), read_only=True)
+    try:
+        return con.execute(
+            """select sync, status, strftime(finished_at, '%Y-%m-%d %H:%M'), audience_rows,
+                      added, changed, removed, invalid, rejected, requests, throttled,
+                      coalesce(error, '')
+               from runs where not dry_run
+               qualify row_number() over (partition by sync order by started_at desc) = 1
+               order by sync"""
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
+def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Report:
+    """Build the report from the warehouse connection ``con`` and the sync state file."""
+    people, customers, orders, revenue = con.execute(
+        """select (select count(*) from core.dim_users),
+                  count(distinct user_id) filter (where not is_refund),
+                  count(*) filter (where not is_refund), coalesce(sum(revenue), 0)
+           from core.fct_orders"""
+    ).fetchone()
+    report = Report()
+    report.charts = {
+        "Retention on, by cohort": charts.retention_heatmap(con),
+        "Historical LTV curves": charts.ltv_curves(con),
+        "RFM segments": charts.segment_sizes(con),
+        "Funnels": charts.funnels(con),
+    }
+    audiences = con.execute(
+        """select table_name from information_schema.tables
+           where table_schema = 'audiences' order by 1"""
+    ).fetchall()
+    sizes = [
+        (name, con.execute(f"select count(*) from audiences.{name}").fetchone()[0])
+        for (name,) in audiences
+    ]
+    report.sync_rows = latest_syncs(state)
+    headline = table(
+        ("people", "customers", "orders", "net revenue"),
+        [(people, customers, orders, float(revenue))],
+    )
+    syncs = (
+        table(SYNC_COLUMNS, report.sync_rows)
+        if report.sync_rows
+        else "<p>No sync has run yet (<code>recur sync</code>).</p>"
+    )
+    sections = [
+        ("In numbers", headline),
+        ("Retention", figure("Retention on, by cohort", report.charts["Retention on, by cohort"])),
+        ("Lifetime value", figure("Historical LTV curves", report.charts["Historical LTV curves"])),
+        ("Segments", figure("RFM segments", report.charts["RFM segments"])),
+        ("Funnels", figure("Funnels", report.charts["Funnels"])),
+        ("Audiences", table(("audience", "members"), sizes)),
+        ("Last sync of each audience", syncs),
+    ]
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report.path = write_page(
+        path, "Recur: retention report", sections, note=f"Generated {generated}."
+    )
+    return report
