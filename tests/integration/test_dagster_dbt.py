@@ -69,7 +69,8 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
     from orchestration.definitions import build_defs
     from orchestration.runner import run
 
-    report = run(build_defs(), dagster_instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+    instance = dg.DagsterInstance.ephemeral()
+    report = run(build_defs(), dagster_instance=instance, echo=lambda _: None)
     assert report.failed == [] and len(report.runs) == 3
     with connect(tmp_path / "warehouse.duckdb", read_only=True) as con:
         raw = con.execute(
@@ -81,6 +82,11 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
         ).fetchone()
         users = con.execute("select count(*) from core.dim_users").fetchone()[0]
     assert events == raw and people == users > 100
+    # every dbt model's materialization carries its row count and a preview
+    event = instance.get_latest_materialization_event(dg.AssetKey(["core", "dim_users"]))
+    metadata = event.asset_materialization.metadata
+    assert metadata["dagster/row_count"].value == users
+    assert metadata["preview"].value.startswith("| user_id |")
     reports = tmp_path / "reports"
     page = (reports / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4

@@ -3,11 +3,53 @@
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
 from collections.abc import Iterator
 
+import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.transform.translator import RecurDbtTranslator
+from orchestration.resources import WarehouseResource
+from sources.warehouse import connect
+
+PREVIEW_ROWS = 5
+
+
+def _preview(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    cursor = con.execute(f"select * from {relation} limit {PREVIEW_ROWS}")
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")[:60]  # noqa: E731
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
+
+
+def with_table_metadata(
+    context: AssetExecutionContext, outputs: list[dg.Output], warehouse: WarehouseResource
+) -> Iterator[dg.Output]:
+    """Each model's row count and first rows, read after dbt has released the DuckDB file (it
+    holds the write lock while it runs, so they cannot be read while it streams)."""
+    try:
+        con = connect(warehouse.path, read_only=True)
+    except duckdb.Error as exc:
+        context.log.warning(f"no row counts: the warehouse could not be opened ({exc})")
+        yield from outputs
+        return
+    try:
+        for output in outputs:
+            relation = ".".join(context.asset_key_for_output(output.output_name).path)
+            try:
+                rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
+                extra = {
+                    "dagster/row_count": dg.MetadataValue.int(rows),
+                    "preview": dg.MetadataValue.md(_preview(con, relation)),
+                }
+            except duckdb.Error:  # a model that is not a table (ephemeral), or was dropped
+                extra = {}
+            yield output.with_metadata({**output.metadata, **extra})
+    finally:
+        con.close()
 
 
 @dbt_assets(
@@ -15,7 +57,19 @@ from orchestration.defs.transform.translator import RecurDbtTranslator
     dagster_dbt_translator=RecurDbtTranslator(),
     project=dbt_project,
 )
-def recur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
-    """Builds (runs and tests) the dbt models selected in this run, in dependency order. dbt's
-    unit tests need the models' tables to exist and check code, not data: they run in CI."""
-    yield from dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream()
+def recur_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator:
+    """Builds (runs and tests) the dbt models selected in this run, in dependency order, and
+    reports each model's row count and first rows. dbt's unit tests need the models' tables to
+    exist and check code, not data: they run in CI."""
+    outputs: list[dg.Output] = []
+    try:
+        for event in dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream():
+            if isinstance(event, dg.Output):
+                outputs.append(event)
+            else:
+                yield event
+    finally:
+        # Also when dbt failed: the models it did build are materialized, with their counts.
+        yield from with_table_metadata(context, outputs, warehouse)
