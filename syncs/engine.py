@@ -226,22 +226,18 @@ class _Run:
         ]
         delete = [Row(r["key"], {}, r["record_id"]) for r in records if r["delete"]]
         nothing = [r["key"] for r in records if not r["delete"] and not r["listed"]]
-        for start in range(0, len(unlist), size):
-            batch = unlist[start : start + size]
-            results = self.call(lambda b: self.dest.list_remove(self.spec, b), batch, "list_remove")
-            ok = [r.key for r in results if r.ok]
-            self.state.commit_exited(
-                self.run_id, self.spec.name, ok, deleted=False, operation="list_remove"
-            )
-            self.refuse(results, "list_remove")
-        for start in range(0, len(delete), size):
-            batch = delete[start : start + size]
-            results = self.call(lambda b: self.dest.delete(self.spec, b), batch, "delete")
-            ok = [r.key for r in results if r.ok]
-            self.state.commit_exited(
-                self.run_id, self.spec.name, ok, deleted=True, operation="delete"
-            )
-            self.refuse(results, "delete")
+        for rows, call, deleted, op in (
+            (unlist, self.dest.list_remove, False, "list_remove"),
+            (delete, self.dest.delete, True, "delete"),
+        ):
+            for start in range(0, len(rows), size):
+                batch = rows[start : start + size]
+                results = self.call(lambda b, call=call: call(self.spec, b), batch, op)
+                ok = [r.key for r in results if r.ok]
+                self.state.commit_exited(
+                    self.run_id, self.spec.name, ok, deleted=deleted, operation=op
+                )
+                self.refuse(results, op)
         self.state.commit_exited(
             self.run_id, self.spec.name, nothing, deleted=False, operation="exit"
         )

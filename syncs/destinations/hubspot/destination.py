@@ -207,36 +207,30 @@ class HubSpotDestination(Destination):
         }
 
     def write(self, spec: SyncSpec, rows: Sequence[Row], *, create: bool) -> list[RowResult]:
+        """``batch/upsert`` by email (``create``), else ``batch/update`` by email."""
         if create:
-            body = hs_contacts.BatchInputSimplePublicObjectBatchInputUpsert(
-                inputs=[
-                    hs_contacts.SimplePublicObjectBatchInputUpsert(
-                        id=row.key,
-                        id_property="email",
-                        object_write_trace_id=row.key,
-                        properties=self._properties_of(row),
-                    )
-                    for row in rows
-                ]
-            )
-            data, _ = self._request(
-                "batch upsert", self._batch.upsert_with_http_info, body, write=True
+            batch, item, call = (
+                hs_contacts.BatchInputSimplePublicObjectBatchInputUpsert,
+                hs_contacts.SimplePublicObjectBatchInputUpsert,
+                self._batch.upsert_with_http_info,
             )
         else:
-            body = hs_contacts.BatchInputSimplePublicObjectBatchInput(
-                inputs=[
-                    hs_contacts.SimplePublicObjectBatchInput(
-                        id=row.key,
-                        id_property="email",
-                        object_write_trace_id=row.key,
-                        properties=self._properties_of(row),
-                    )
-                    for row in rows
-                ]
+            batch, item, call = (
+                hs_contacts.BatchInputSimplePublicObjectBatchInput,
+                hs_contacts.SimplePublicObjectBatchInput,
+                self._batch.update_with_http_info,
             )
-            data, _ = self._request(
-                "batch update", self._batch.update_with_http_info, body, write=True
+        inputs = [
+            item(
+                id=row.key,
+                id_property="email",
+                object_write_trace_id=row.key,
+                properties=self._properties_of(row),
             )
+            for row in rows
+        ]
+        what = "batch upsert" if create else "batch update"
+        data, _ = self._request(what, call, batch(inputs=inputs), write=True)
         return self._results(rows, data, create=create)
 
     def _results(self, rows: Sequence[Row], data: Any, *, create: bool) -> list[RowResult]:
