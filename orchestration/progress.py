@@ -6,8 +6,11 @@ import sys
 from collections.abc import Callable
 
 
-def progress_bar(label: str) -> Callable[[int, int], None]:
-    """A compact progress bar on stderr for long loops (tqdm, shipped with our dependencies)."""
+def progress_bar(label: str, unit: str = "day") -> Callable[[int, int], None]:
+    """A compact progress bar on stderr for long loops (tqdm, shipped with our dependencies).
+
+    Shown only on a terminal: in the Dagster UI's runs stderr is a log file, and a bar would fill
+    it with carriage returns."""
     from tqdm import tqdm
 
     bar = None
@@ -15,7 +18,9 @@ def progress_bar(label: str) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=label, unit="day", file=sys.stderr, leave=False)
+            bar = tqdm(
+                total=total, desc=label, unit=unit, file=sys.stderr, leave=False, disable=None
+            )
         bar.n = done
         bar.refresh()
         if done >= total:

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import environment
+from orchestration.progress import progress_bar
 from sources import layout
 from sources.amplitude_api import AmplitudeExportClient
 from sources.mixpanel_api import MixpanelExportClient
@@ -101,4 +102,5 @@ class SyncResource(dg.ConfigurableResource):
             state=Path(self.state),
             files_dir=Path(self.files_dir),
             dry_run=dry_run,
+            progress=None if dry_run else progress_bar(f"syncing {spec.name}", unit="row"),
         )

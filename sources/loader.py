@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -116,8 +117,11 @@ def load_days(
     days: list[date],
     *,
     force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PartitionLoad]:
     """Load (or re-load) the export days ``days`` of ``source``; unchanged days are skipped.
+
+    ``progress(done, total)`` is called with the days done so far, after each batch.
 
     ``con`` must be a writable warehouse connection with the raw schema in place. Days are read,
     validated and de-duplicated in batches; each batch replaces its days in one transaction.
@@ -141,8 +145,12 @@ def load_days(
         if batch_bytes >= BATCH_BYTES:
             results.update(_load_batch(con, source, batch))
             batch, batch_bytes = [], 0
+            if progress:
+                progress(len(results), len(days))
     if batch:
         results.update(_load_batch(con, source, batch))
+    if progress:
+        progress(len(days), len(days))
     return [results[day] for day in days]
 
 

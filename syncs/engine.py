@@ -104,6 +104,15 @@ class _Run:
         self.delivered = 0
         self.rejected = 0
         self.retries = 0
+        self.progress: Callable[[int, int], None] | None = None
+        self.done = 0
+        self.total = 0
+
+    def advance(self, rows: int) -> None:
+        """Count rows whose batch was answered, for the caller's progress bar."""
+        self.done += rows
+        if self.progress:
+            self.progress(min(self.done, self.total), self.total)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -191,6 +200,7 @@ class _Run:
             )
             self.delivered += len(ok)
             self.refuse(results, "add_or_change")
+            self.advance(len(rows))
             if list_after:
                 to_list = [
                     Row(r.key, {}, r.record_id or sent[r.key].record_id)
@@ -279,6 +289,7 @@ def run_sync(
     dry_run: bool = False,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Sync ``spec``'s audience (read through ``warehouse``) to ``destination``.
 
@@ -332,6 +343,7 @@ def run_sync(
         finish("failed", counts, f"{name} has no lists")
         raise SyncConfigError(f"{spec.name}: {name} has no static lists; remove 'list'")
     run = _Run(spec, state, dest, policy or RetryPolicy(), sleep, run_id)
+    run.progress, run.total = progress, len(the_plan.writes)
     try:
         run._retrying(lambda _: dest.open(spec, audience.fields), [])
         if caps.snapshot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ def sync_files(
     files_dir: Path,
     dry_run: bool = False,
     policy: RetryPolicy | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """One run of ``spec``: the warehouse opened read-only, the state file read-write.
 
@@ -35,6 +37,7 @@ def sync_files(
                 destination=lambda: destination_for(spec.destination, files_dir=files_dir),
                 dry_run=dry_run,
                 policy=policy,
+                progress=progress,
             )
     finally:
         con.close()

@@ -60,7 +60,9 @@ def sync(warehouse, state, dest, spec=SPEC, **kwargs):
 
 def test_first_run_delivers_everyone_in_batches_and_lists_them(warehouse, state):
     dest = MemoryDestination(batch_size=100)
-    result = sync(warehouse, state, dest)
+    ticks = []
+    result = sync(warehouse, state, dest, progress=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(100, 250), (200, 250), (250, 250)]
     assert result.status == "success"
     assert result.counts["added"] == 250 and result.counts["delivered"] == 250
     assert len(dest.records) == 250 and len(dest.members) == 250

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.defs.ingest.partitions import amplitude_days, mixpanel_days
+from orchestration.progress import progress_bar
 from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 from sources import layout
 from sources.loader import FileCounts, load_days
@@ -70,7 +71,10 @@ def _ingest_days(
             )
     per_day, files = [], []
     with warehouse.connect() as con:
-        for result in load_days(con, exports.root, source, days):
+        loaded = load_days(
+            con, exports.root, source, days, progress=progress_bar(f"loading {source}")
+        )
+        for result in loaded:
             day = result.day
             files += result.files
             per_day.append(
