@@ -231,11 +231,12 @@ class _Run:
         """Members who left: take them off the list, delete what mirror created, record it."""
         size = self.dest.capabilities.batch_size
         records = exits.to_dict("records")
-        unlist = [
-            Row(r["key"], {}, r["record_id"]) for r in records if r["listed"] and not r["delete"]
-        ]
+        # A sync whose declaration lost its list leaves that list alone.
+        listed = [r for r in records if r["listed"] and self.spec.list and not r["delete"]]
+        unlist = [Row(r["key"], {}, r["record_id"]) for r in listed]
         delete = [Row(r["key"], {}, r["record_id"]) for r in records if r["delete"]]
-        nothing = [r["key"] for r in records if not r["delete"] and not r["listed"]]
+        done = {row.key for row in unlist + delete}
+        nothing = [r["key"] for r in records if r["key"] not in done]
         for rows, call, deleted, op in (
             (unlist, self.dest.list_remove, False, "list_remove"),
             (delete, self.dest.delete, True, "delete"),

@@ -24,6 +24,8 @@ class RateLimiter:
     ...     clock.pop() + s))
     >>> [limiter.acquire() for _ in range(3)]  # the third waits for the first to age out
     [0.0, 0.0, 10.05]
+    >>> limiter.last_wait
+    10.05
     """
 
     #: Extra wait after the oldest request leaves the window: the server stamps a request a
@@ -47,9 +49,11 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
+        self.last_wait = 0.0
 
     def acquire(self) -> float:
-        """Wait until one more request fits the window, record it; returns the seconds waited."""
+        """Wait until one more request fits the window and record it; returns the time it was
+        recorded at (pass it to :meth:`answered`). The seconds waited are in ``last_wait``."""
         waited = 0.0
         with self._lock:
             while True:
@@ -61,9 +65,23 @@ class RateLimiter:
                     wait = max(wait, self._sent[0] + self.interval + self.margin - now)
                 if wait <= 0:
                     self._sent.append(now)
-                    return waited
+                    self.last_wait = waited
+                    return now
                 self._sleep(wait)
                 waited += wait
+
+    def answered(self, sent_at: float) -> None:
+        """Re-stamp a request with the time its answer came: the server counted it somewhere
+        in between, so our window must not free its slot earlier than the server's does (under
+        load the gap exceeds the margin)."""
+        with self._lock:
+            now = self._clock()
+            try:
+                index = len(self._sent) - 1 - list(reversed(self._sent)).index(sent_at)
+            except ValueError:
+                return  # already aged out
+            del self._sent[index]
+            self._sent.append(now)
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         """Learn the window and what is left of it from an answer's headers."""

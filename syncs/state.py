@@ -382,7 +382,7 @@ class StateStore:
     def drop_stale_rejections(self, sync: str, audience_keys: str) -> None:
         """Forget held-back rows whose key left the audience (``audience_keys``: a relation)."""
         self.con.execute(
-            f"""delete from rejections where sync = ? and operation in ('add', 'change')
+            f"""delete from rejections where sync = ? and operation in ('add_or_change', 'list_add')
                 and (key is null or key not in (select key from {audience_keys}
                                                  where key is not null))""",
             [sync],

@@ -229,3 +229,12 @@ def test_dry_run_reports_samples_and_sends_nothing(warehouse, state):
         {"key": "p1@example.com", "fields": {"tier": {"before": "high", "after": "vip"}}}
     ]
     assert result.samples["added"][0]["key"] == "fresh@example.com"
+
+
+def test_held_back_rows_that_leave_the_audience_are_forgotten(warehouse, state):
+    set_audience(warehouse, [("ok@example.com", "a", 1.0), ("bad-address", "a", 1.0)])
+    sync(warehouse, state, MemoryDestination())
+    assert state.rejections(SPEC.name)["key"].tolist() == ["bad-address"]
+    set_audience(warehouse, [("ok@example.com", "a", 1.0)])
+    sync(warehouse, state, MemoryDestination())
+    assert state.rejections(SPEC.name).empty

@@ -98,10 +98,12 @@ class HubSpotDestination(Destination):
 
     def _request(self, what: str, call: Callable[..., Any], *args: Any, write: bool, **kw: Any):
         """One paced HTTP call; returns ``(data, status)`` or raises an engine error."""
-        self.stats.waited_seconds += self.limiter.acquire()
+        sent_at = self.limiter.acquire()
+        self.stats.waited_seconds += self.limiter.last_wait
         try:
             data, status, headers = call(*args, _request_timeout=self.settings.timeout, **kw)
         except API_ERRORS as exc:
+            self.limiter.answered(sent_at)
             status = int(exc.status or 0)
             headers = dict(exc.headers or {})
             self.limiter.observe(headers)
@@ -114,6 +116,7 @@ class HubSpotDestination(Destination):
         except TransportError as exc:
             self.stats.count(0, write=write)
             raise RetryableError(f"HubSpot {what}: {type(exc).__name__}: {exc}") from None
+        self.limiter.answered(sent_at)
         self.limiter.observe(dict(headers or {}))
         self.stats.count(status, write=write)
         return data, status
