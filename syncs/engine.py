@@ -305,7 +305,7 @@ def run_sync(
     result = RunResult(run_id, spec.name, "running")
 
     def finish(status: str, counts: dict[str, int], error: str | None = None) -> RunResult:
-        counts = {name: 0 for name in RUN_COUNTS} | counts
+        counts = {column: 0 for column in RUN_COUNTS} | counts
         result.status, result.counts, result.error = status, counts, error
         result.seconds = time.perf_counter() - started
         state.finish_run(run_id, status, counts, error=error, samples=result.samples)
@@ -362,7 +362,7 @@ def run_sync(
                 )
             state.commit_entered(run_id, spec.name, the_plan.enters)
             run.exit(the_plan.exits)
-    except FatalError as exc:
+    except (FatalError, SyncConfigError) as exc:
         finish("failed", _counts(counts, run, dest, len(invalid)), str(exc))
         raise
     finally:

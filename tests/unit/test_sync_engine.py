@@ -238,3 +238,14 @@ def test_held_back_rows_that_leave_the_audience_are_forgotten(warehouse, state):
     set_audience(warehouse, [("ok@example.com", "a", 1.0)])
     sync(warehouse, state, MemoryDestination())
     assert state.rejections(SPEC.name).empty
+
+
+def test_a_configuration_error_found_when_opening_fails_the_run_and_is_recorded(warehouse, state):
+    from syncs.errors import SyncConfigError
+
+    dest = MemoryDestination()
+    dest.open = lambda spec, fields: (_ for _ in ()).throw(SyncConfigError("no such list"))
+    with pytest.raises(SyncConfigError):
+        sync(warehouse, state, dest)
+    run = state.runs(SPEC.name).iloc[0]
+    assert (run["status"], run["error"]) == ("failed", "no such list")
