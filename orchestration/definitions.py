@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import environment
-from orchestration.defs import ingest, reports, syncs, transform
+from orchestration.defs import automation, ingest, quality, reports, syncs, transform
 from orchestration.resources import (
     ExportAPIResource,
     ExportFolderResource,
@@ -39,8 +39,10 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         transform.defs,
+        quality.defs,
         reports.defs,
         syncs.defs,
+        automation.defs,
         dg.Definitions(resources=resources(), executor=dg.in_process_executor),
     )
 

@@ -63,3 +63,14 @@ def audience_files_path() -> Path:
 def has_env(names: tuple[str, ...]) -> bool:
     """True when every named variable is set (values are never read here)."""
     return all(os.environ.get(n) for n in names)
+
+
+# Run-failure alerts: a Slack-compatible incoming webhook. Its URL is a secret (whoever holds it
+# can post), so it is read by the alert client at the moment of sending, never stored or logged.
+ALERT_WEBHOOK_ENV = "RECUR_ALERT_WEBHOOK_URL"
+
+
+def webserver_url() -> str:
+    """The Dagster UI's address for links in alerts (``DAGSTER_WEBSERVER_URL``), without a
+    trailing slash; ``make dev`` serves it on http://127.0.0.1:3000."""
+    return (os.environ.get("DAGSTER_WEBSERVER_URL") or "http://127.0.0.1:3000").rstrip("/")

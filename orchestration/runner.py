@@ -37,6 +37,25 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def upstream_gates(defs: dg.Definitions, keys: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
+    """The blocking checks (of check-only nodes: ledger, quality) on the assets upstream of
+    ``keys`` that this run does not rebuild.
+
+    Dagster lets a failed blocking check stop what reads its asset in the *same* run only. Runs
+    that rebuild part of the graph (the unpartitioned run after the ingest run, `recur sync`)
+    therefore run these checks too, so that a failure found earlier still stops them; they are
+    cheap next to a bad audience reaching a CRM.
+    """
+    graph = defs.resolve_asset_graph()
+    upstream = dg.AssetSelection.assets(*keys).upstream().resolve(graph) - keys
+    return {
+        spec.key
+        for checks in defs.asset_checks or []
+        for spec in checks.check_specs
+        if spec.blocking and spec.asset_key in upstream
+    }
+
+
 def run(
     defs: dg.Definitions,
     select: str | None = None,
@@ -83,7 +102,8 @@ def run(
         started = time.perf_counter()
         result = dg.materialize(
             assets,
-            selection=dg.AssetSelection.assets(*by_partitions[name]),
+            selection=dg.AssetSelection.assets(*by_partitions[name])
+            | dg.AssetSelection.checks(*upstream_gates(defs, by_partitions[name])),
             instance=inst,
             resources=resources,
             tags=tags,

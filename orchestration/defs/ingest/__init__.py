@@ -10,7 +10,8 @@ from orchestration.defs.ingest.assets import (
     raw_mixpanel_events,
     raw_mixpanel_profiles,
 )
-from orchestration.defs.ingest.sensors import ingest_jobs, new_export_files
+from orchestration.defs.ingest.planning import ingest_jobs
+from orchestration.defs.ingest.sensors import new_export_files
 
 defs = dg.Definitions(
     assets=[raw_mixpanel_events, raw_amplitude_events, raw_mixpanel_profiles],

@@ -29,6 +29,7 @@ def build_report_asset() -> dg.AssetsDefinition:
         deps=[dg.AssetKey(["analytics", name]) for name in ANALYTICS] + syncs,
         kinds={"python", "html"},
         owners=["team:analytics-engineering"],
+        automation_condition=dg.AutomationCondition.eager(),
     )
     def retention_report(warehouse: WarehouseResource, sync: SyncResource) -> dg.MaterializeResult:
         """The retention report (``report.html`` in the reports folder beside the warehouse):

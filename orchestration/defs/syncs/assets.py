@@ -10,6 +10,7 @@ import json
 import dagster as dg
 
 from orchestration.dbt_project import dbt_project
+from orchestration.defs.automation.conditions import sync_condition
 from orchestration.resources import SyncResource
 from syncs.engine import RunResult
 from syncs.errors import FatalError
@@ -62,6 +63,9 @@ def build_sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
         kinds={spec.destination, "python"},
         owners=["team:data"],
         description=description,
+        # Runs after its audience materialized, by the `automation` sensor (a run that
+        # materializes the audience and the sync together does not trigger it again).
+        automation_condition=sync_condition(),
         metadata={
             "destination": spec.destination,
             "mode": spec.mode,

@@ -8,6 +8,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from orchestration.defs.automation.conditions import model_condition
+
 
 class RecurDbtTranslator(DagsterDbtTranslator):
     """Keys ``<schema>/<model>`` (``core/fct_events``) so they read like the warehouse tables."""
@@ -28,6 +30,15 @@ class RecurDbtTranslator(DagsterDbtTranslator):
         if group is None and dbt_resource_props["resource_type"] == "seed":
             return "staging"
         return group
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        """Models and seeds rebuild after their upstream updates (see automation/conditions.py);
+        sources are the ingest assets, started by the schedules and the sensor."""
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        return model_condition()
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return ["team:analytics-engineering"]

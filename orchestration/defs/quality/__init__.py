@@ -1,0 +1,19 @@
+"""Quality: great-expectations suites as asset checks (blocking ones gate the syncs), and
+freshness checks on the ingest assets and core marts."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.quality.asset_checks import (
+    freshness_checks,
+    freshness_sensor,
+    quality_checks,
+)
+
+_freshness = freshness_checks()
+
+defs = dg.Definitions(
+    asset_checks=[*quality_checks(), *_freshness],
+    sensors=[freshness_sensor(_freshness)],
+)

@@ -1,0 +1,276 @@
+"""The quality gate in Dagster: a failed blocking check stops the syncs behind it, and they run
+once the data is fixed.
+
+The bad data is planted where real bad data comes from, a Mixpanel profile whose ``$email`` is
+not an address, so it survives the whole run (load, dbt, audiences) into aud_contact_traits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sandbox.generate import generate
+from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sources.warehouse import connect
+from syncs.state import StateStore
+
+BAD_EMAIL = "jo.broken-at-example.com"
+FIXED_EMAIL = "jo.fixed@example.com"
+TRAITS = dg.AssetKey(["audiences", "aud_contact_traits"])
+TRAITS_SYNCS = [
+    dg.AssetKey(["syncs", "aud_contact_traits_to_hubspot"]),
+    dg.AssetKey(["syncs", "aud_contact_traits_to_file"]),
+]
+CHAMPIONS_SYNC = dg.AssetKey(["syncs", "aud_champions_to_hubspot"])
+CONTACT_TRAITS_ONLY_FIELD = "recur_engagement"  # only the contact-traits sync maps it
+
+
+def set_profile_email(exports: Path, user_id: str, email: str) -> None:
+    """Rewrite one person's ``$email`` in the Engage pages (a new file content, so it reloads)."""
+    for page in sorted((exports / "mixpanel" / "profiles").glob("*.json")):
+        doc = json.loads(page.read_text())
+        for profile in doc["results"]:
+            if profile["$distinct_id"] == user_id:
+                profile["$properties"]["$email"] = email
+                page.write_text(json.dumps(doc))
+                return
+    raise AssertionError(f"no profile for {user_id}")
+
+
+def a_non_customer_with_a_profile(exports: Path) -> str:
+    """Someone only in aud_contact_traits among the HubSpot audiences (they never bought, so no
+    champion, at-risk or new customer), so the other audiences stay clean."""
+    with open(exports / "truth" / "people.csv") as f:
+        buyers = {p["user_id"] for p in csv.DictReader(f) if p["is_customer"] == "True"}
+    profiles = [
+        profile["$distinct_id"]
+        for page in sorted((exports / "mixpanel" / "profiles").glob("*.json"))
+        for profile in json.loads(page.read_text())["results"]
+        if profile["$properties"].get("$email")
+    ]
+    return next(p for p in profiles if p not in buyers)
+
+
+def evaluation(instance: dg.DagsterInstance, asset: dg.AssetKey, name: str):
+    record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(asset, name))
+    assert record is not None and record.event is not None, f"{name} on {asset} never ran"
+    return record.event.dagster_event.event_specific_data
+
+
+def materialized(instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
+    return instance.get_latest_materialization_event(key) is not None
+
+
+def hubspot_writes(server: HubSpotServer) -> list[bytes]:
+    return [r.body for r in server.requests if r.path.startswith("/crm/v3/objects/contacts/batch")]
+
+
+def test_each_suite_is_a_check_on_its_table_and_the_audience_checks_wait_on_upstream():
+    from orchestration.definitions import defs
+
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name): spec
+        for checks in defs.asset_checks
+        for spec in checks.check_specs
+    }
+    assert specs[("audiences/aud_champions", "audience_emails_valid")].blocking
+    assert specs[("audiences/aud_champions", "audience_size_stable")].blocking
+    assert not specs[("audiences/aud_champions", "audience_not_empty")].blocking
+    assert not specs[("analytics/user_rfm", "rfm_segment_shares")].blocking
+    for key in ("raw/mixpanel_events", "raw/amplitude_events"):
+        assert specs[(key, "events_valid")].blocking and specs[(key, "load_rates")].blocking
+        assert (key, "freshness_check") in specs
+    assert ("core/fct_events", "freshness_check") in specs
+    waits_on = {
+        d.asset_key.to_user_string()
+        for d in specs[("audiences/aud_champions", "audience_emails_valid")].additional_deps
+    }
+    assert waits_on == {
+        "raw/mixpanel_events",
+        "raw/amplitude_events",
+        "core/dim_users",
+        "core/fct_orders",
+        "analytics/ltv_model_params",
+        "analytics/churn_risk",
+    }
+    assert "freshness_checks" in {s.name for s in defs.sensors}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Generated exports with one malformed profile email, run once through `recur run`."""
+    tmp = tmp_path_factory.mktemp("quality")
+    exports = tmp / "exports"
+    generate(exports, users=300, days=14, seed=11, faults=0.0)
+    person = a_non_customer_with_a_profile(exports)
+    set_profile_email(exports, person, BAD_EMAIL)
+    env = {
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
+        "RECUR_STATE": str(tmp / "state.duckdb"),
+        "RECUR_AUDIENCE_FILES": str(tmp / "files"),
+    }
+    with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.setenv("HUBSPOT_BASE_URL", server.url)
+        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        from orchestration.definitions import build_defs
+        from orchestration.runner import run
+
+        instance = dg.DagsterInstance.ephemeral()
+        report = run(build_defs(), dagster_instance=instance, echo=lambda _: None)
+        yield {
+            "tmp": tmp,
+            "exports": exports,
+            "person": person,
+            "server": server,
+            "instance": instance,
+            "report": report,
+        }
+
+
+def test_an_invalid_email_in_an_audience_stops_its_syncs(world):
+    tmp, server, instance = world["tmp"], world["server"], world["instance"]
+    with connect(tmp / "warehouse.duckdb", read_only=True) as con:
+        planted = con.execute(
+            "select user_id from audiences.aud_contact_traits where email = ?", [BAD_EMAIL]
+        ).fetchall()
+    assert planted == [(world["person"],)]  # the bad address survived into the audience
+
+    # the load passed; the run of models, checks and syncs failed on the blocking check
+    assert world["report"].failed == ["unpartitioned"]
+    check = evaluation(instance, TRAITS, "audience_emails_valid")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert BAD_EMAIL in check.metadata["failing examples"].value
+    assert world["person"] in check.metadata["failing examples"].value
+    observed = check.metadata["observed"].value
+    assert observed["email is a valid email address"]["unexpected"] == 1
+
+    # its syncs did not run: nothing materialized, no run recorded, nothing sent or written
+    for key in TRAITS_SYNCS:
+        assert not materialized(instance, key), key
+    with StateStore(tmp / "state.duckdb") as state:
+        syncs = set(state.runs(limit=100)["sync"])
+    assert not {k.path[1] for k in TRAITS_SYNCS} & syncs
+    assert not any(CONTACT_TRAITS_ONLY_FIELD.encode() in body for body in hubspot_writes(server))
+    assert not any(BAD_EMAIL.encode() in r.body for r in server.requests)
+    assert not (tmp / "files" / "aud_contact_traits.parquet").exists()
+
+    # the other audiences passed their checks, and their syncs ran
+    assert evaluation(
+        instance, dg.AssetKey(["audiences", "aud_champions"]), "audience_emails_valid"
+    ).passed
+    assert materialized(instance, CHAMPIONS_SYNC)
+    assert "aud_champions_to_hubspot" in syncs
+
+
+@pytest.fixture(scope="module")
+def fixed(world):
+    """The profile corrected at the source and everything run again."""
+    set_profile_email(world["exports"], world["person"], FIXED_EMAIL)
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+
+    report = run(build_defs(), dagster_instance=world["instance"], echo=lambda _: None)
+    return {**world, "report": report}
+
+
+def test_once_the_data_is_fixed_the_sync_runs_and_the_contacts_arrive(fixed):
+    tmp, server, instance = fixed["tmp"], fixed["server"], fixed["instance"]
+    assert fixed["report"].failed == []
+    assert evaluation(instance, TRAITS, "audience_emails_valid").passed
+    for key in TRAITS_SYNCS:
+        assert materialized(instance, key), key
+    with connect(tmp / "warehouse.duckdb", read_only=True) as con:
+        emails = {
+            r[0] for r in con.execute("select email from audiences.aud_contact_traits").fetchall()
+        }
+    assert FIXED_EMAIL in emails and BAD_EMAIL not in emails
+    arrived = {c["email"]: c["properties"] for c in server.contacts()}
+    assert emails <= set(arrived)
+    assert arrived[FIXED_EMAIL].get(CONTACT_TRAITS_ONLY_FIELD)
+    assert (tmp / "files" / "aud_contact_traits.parquet").exists()
+
+
+def test_recur_sync_checks_upstream_first_and_a_failed_mart_check_stops_every_sync(
+    fixed, monkeypatch, capsys
+):
+    """A churn score outside [0, 1] fails analytics/churn_risk's blocking check. `recur sync`
+    rebuilds nothing, but runs the blocking checks upstream of the syncs first; every audience's
+    checks wait on the marts it is built from, so none runs, and no sync either."""
+    tmp, server = fixed["tmp"], fixed["server"]
+    with connect(tmp / "warehouse.duckdb") as con:
+        user, score = con.execute(
+            "select user_id, churn_score from analytics.churn_risk order by user_id limit 1"
+        ).fetchone()
+        con.execute("update analytics.churn_risk set churn_score = 1.5 where user_id = ?", [user])
+    with StateStore(tmp / "state.duckdb") as state:
+        runs = len(state.runs(limit=1000))
+    writes = len(hubspot_writes(server))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # a throwaway instance, not the user's
+    from orchestration.cli import main
+
+    assert main(["sync"]) == 1
+    out = capsys.readouterr().out
+    assert "quality__analytics__churn_risk" in out and "churn_scores_in_range" in out
+    assert len(hubspot_writes(server)) == writes
+    with StateStore(tmp / "state.duckdb") as state:
+        assert len(state.runs(limit=1000)) == runs  # no sync started
+
+    with connect(tmp / "warehouse.duckdb") as con:
+        con.execute(
+            "update analytics.churn_risk set churn_score = ? where user_id = ?", [score, user]
+        )
+    assert main(["sync"]) == 0  # fixed: the checks pass, every sync runs, nothing changed to send
+    with StateStore(tmp / "state.duckdb") as state:
+        latest = state.runs(limit=1000)
+    assert len(latest) > runs and set(latest["status"][: len(latest) - runs]) == {"unchanged"}
+    assert len(hubspot_writes(server)) == writes
+
+
+def test_a_failed_raw_check_stops_the_models_and_the_syncs_of_later_runs(
+    fixed, monkeypatch, capsys
+):
+    """A raw event dated 1990 fails raw/mixpanel_events' blocking check. The models and syncs run
+    in other runs than the load, so those runs check the raw tables again before they start."""
+    tmp, server, instance = fixed["tmp"], fixed["server"], fixed["instance"]
+    with connect(tmp / "warehouse.duckdb") as con:
+        con.execute(
+            "update raw.mixpanel_events set event_at = timestamp '1990-01-01' "
+            "where event_key = (select min(event_key) from raw.mixpanel_events)"
+        )
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+
+    staging = dg.AssetKey(["staging", "stg_mixpanel__events"])
+    before = instance.get_latest_materialization_event(staging)
+    report = run(
+        build_defs(),
+        select="key:staging/stg_mixpanel__events",
+        dagster_instance=instance,
+        echo=lambda _: None,
+    )
+    assert report.failed == ["unpartitioned"]
+    check = evaluation(instance, dg.AssetKey(["raw", "mixpanel_events"]), "events_valid")
+    assert not check.passed and "1990-01-01" in check.metadata["failing examples"].value
+    assert instance.get_latest_materialization_event(staging) == before
+    (latest,) = instance.get_runs(limit=1)
+    started = {
+        e.step_key for e in instance.all_logs(latest.run_id, of_type=dg.DagsterEventType.STEP_START)
+    }
+    assert "recur_dbt_models" not in started  # dbt never started
+    assert any(key.startswith("quality__raw__mixpanel_events") for key in started)
+
+    writes = len(hubspot_writes(server))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    from orchestration.cli import main
+
+    assert main(["sync"]) == 1
+    assert "events_valid" in capsys.readouterr().out
+    assert len(hubspot_writes(server)) == writes
