@@ -72,10 +72,8 @@ class Plan:
 def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool) -> Plan:
     """The plan for ``audience`` against the confirmed state of its sync."""
     spec = audience.spec
-    con = state.con
     values = ", ".join(f"a.{c}" for c in audience.value_columns)
-    con.register("audience_rows", audience.frame)
-    try:
+    with state.registered(audience_rows=audience.frame) as con:
         params = {"sync": spec.name, "has_list": has_list}
         valid = con.execute(
             f"""
@@ -105,8 +103,6 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
             """,
             {"sync": spec.name, "mirror": mirror},
         ).df()
-    finally:
-        con.unregister("audience_rows")
     invalid = audience.frame.loc[
         audience.frame["invalid_reason"].notna(), ["key", "invalid_reason"]
     ]

@@ -328,7 +328,7 @@ def run_sync(
             the_plan.invalid["key"], the_plan.invalid["invalid_reason"], strict=True
         )
     ]
-    _drop_stale(state, spec.name, audience)
+    state.drop_stale_rejections(spec.name, audience.frame[["key"]])
     state.commit_refused(run_id, spec.name, invalid)
     if the_plan.is_empty:
         return finish("unchanged" if not invalid else "partial", counts)
@@ -382,11 +382,3 @@ def _counts(counts: dict[str, int], run: _Run, dest: Destination, invalid: int) 
         "throttled": dest.stats.throttled,
         "retries": run.retries,
     }
-
-
-def _drop_stale(state: StateStore, sync: str, audience: Audience) -> None:
-    state.con.register("audience_keys", audience.frame[["key"]])
-    try:
-        state.drop_stale_rejections(sync, "audience_keys")
-    finally:
-        state.con.unregister("audience_keys")

@@ -162,15 +162,27 @@ class StateStore:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction: everything in it is committed together or not at all."""
-        self.con.execute("begin transaction")
+    def registered(self, **frames: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection with ``frames`` readable as relations by their names, until exit."""
+        for name, frame in frames.items():
+            self.con.register(name, frame)
         try:
             yield self.con
-        except BaseException:
-            self.con.execute("rollback")
-            raise
-        self.con.execute("commit")
+        finally:
+            for name in frames:
+                self.con.unregister(name)
+
+    @contextmanager
+    def transaction(self, **frames: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction, with ``frames`` registered: committed together or not at all."""
+        with self.registered(**frames) as con:
+            con.execute("begin transaction")
+            try:
+                yield con
+            except BaseException:
+                con.execute("rollback")
+                raise
+            con.execute("commit")
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -230,8 +242,7 @@ class StateStore:
                 "operation": [r.operation for r in rows],
             }
         )
-        with self.transaction() as con:
-            con.register("delivered", frame)
+        with self.transaction(delivered=frame) as con:
             self._entered(con, run_id, sync, "delivered", now)
             con.execute(
                 """merge into records r
@@ -254,7 +265,6 @@ class StateStore:
                 "from delivered",
                 {"run": run_id, "sync": sync, "now": now},
             )
-            con.unregister("delivered")
 
     def commit_listed(
         self, run_id: str, sync: str, keys: Sequence[str], *, listed: bool, operation: str
@@ -263,9 +273,7 @@ class StateStore:
         if not keys:
             return
         now = utcnow()
-        frame = pd.DataFrame({"key": list(keys)})
-        with self.transaction() as con:
-            con.register("listed_keys", frame)
+        with self.transaction(listed_keys=pd.DataFrame({"key": list(keys)})) as con:
             if listed:
                 self._entered(con, run_id, sync, "listed_keys", now)
             con.execute(
@@ -279,22 +287,19 @@ class StateStore:
                 "from listed_keys",
                 {"run": run_id, "sync": sync, "op": operation, "now": now},
             )
-            con.unregister("listed_keys")
 
     def commit_entered(self, run_id: str, sync: str, keys: Sequence[str]) -> None:
         """Members who came back with nothing to send: they are members again."""
         if not keys:
             return
         now = utcnow()
-        with self.transaction() as con:
-            con.register("entered_keys", pd.DataFrame({"key": list(keys)}))
+        with self.transaction(entered_keys=pd.DataFrame({"key": list(keys)})) as con:
             self._entered(con, run_id, sync, "entered_keys", now)
             con.execute(
                 "update records set member = true "
                 "where sync = ? and key in (select key from entered_keys)",
                 [sync],
             )
-            con.unregister("entered_keys")
 
     def commit_exited(
         self, run_id: str, sync: str, keys: Sequence[str], *, deleted: bool, operation: str
@@ -303,8 +308,7 @@ class StateStore:
         if not keys:
             return
         now = utcnow()
-        with self.transaction() as con:
-            con.register("exited_keys", pd.DataFrame({"key": list(keys)}))
+        with self.transaction(exited_keys=pd.DataFrame({"key": list(keys)})) as con:
             con.execute(
                 "insert into membership_events select $sync, key, 'exited', $now, $run "
                 "from exited_keys",
@@ -326,7 +330,6 @@ class StateStore:
                 "from exited_keys",
                 {"run": run_id, "sync": sync, "op": operation, "now": now},
             )
-            con.unregister("exited_keys")
 
     def commit_refused(self, run_id: str, sync: str, rows: Iterable[Refused]) -> None:
         """Rows held back or refused: keep the reason, count the attempt; they stay dirty."""
@@ -343,10 +346,8 @@ class StateStore:
                 "category": [r.category for r in rows],
             }
         )
-        with self.transaction() as con:
-            con.register("refused", frame)
-            # One rejection per key (a repeated key is refused once per row in the log).
-            con.register("refused_keys", frame.drop_duplicates("key"))
+        # One rejection per key (a repeated key is refused once per row in the log).
+        with self.transaction(refused=frame, refused_keys=frame.drop_duplicates("key")) as con:
             con.execute(
                 """merge into rejections j
                    using refused_keys f on j.sync = $sync and j.key is not distinct from f.key
@@ -364,29 +365,28 @@ class StateStore:
                 "from refused",
                 {"run": run_id, "sync": sync, "now": now},
             )
-            con.unregister("refused")
-            con.unregister("refused_keys")
 
     def forget_records(self, sync: str, keys: Sequence[str]) -> None:
         """The destination lost these records (deleted by hand): write them again next run."""
         if keys:
-            with self.transaction() as con:
-                con.register("lost_keys", pd.DataFrame({"key": list(keys)}))
+            with self.transaction(lost_keys=pd.DataFrame({"key": list(keys)})) as con:
                 con.execute(
                     """update records set record_id = null, fingerprint = null, listed = false
                        where sync = ? and key in (select key from lost_keys)""",
                     [sync],
                 )
-                con.unregister("lost_keys")
 
-    def drop_stale_rejections(self, sync: str, audience_keys: str) -> None:
-        """Forget held-back rows whose key left the audience (``audience_keys``: a relation)."""
-        self.con.execute(
-            f"""delete from rejections where sync = ? and operation in ('add_or_change', 'list_add')
-                and (key is null or key not in (select key from {audience_keys}
-                                                 where key is not null))""",
-            [sync],
-        )
+    def drop_stale_rejections(self, sync: str, audience_keys: pd.DataFrame) -> None:
+        """Forget held-back rows whose key left the audience (``audience_keys``: a ``key``
+        column)."""
+        with self.registered(audience_keys=audience_keys) as con:
+            con.execute(
+                """delete from rejections where sync = ?
+                   and operation in ('add_or_change', 'list_add')
+                   and (key is null or key not in (select key from audience_keys
+                                                    where key is not null))""",
+                [sync],
+            )
 
     # -- reads ------------------------------------------------------------------------------
 

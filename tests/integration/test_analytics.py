@@ -15,9 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sandbox.generate import generate
 from sources.warehouse import connect
-from tests.conftest import load_exports, run_dbt
 
 DAY = pd.Timedelta(days=1)
 RETENTION_PERIODS = 60  # the var retention_periods (day periods)
@@ -30,17 +28,9 @@ SEGMENTS = {  # analytics.md §6.2, with the project's Lost split (rfm_split_los
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """600 people over 40 days with faults, loaded and built once (default vars, no as_of)."""
-    root = tmp_path_factory.mktemp("analytics")
-    exports = root / "exports"
-    generate(exports, users=600, days=40, seed=21, faults=0.01)
-    warehouse = root / "warehouse.duckdb"
-    load_exports(warehouse, exports)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("RECUR_AS_OF", raising=False)  # the observation end must be the last event
-        run_dbt(["build", "--exclude", "test_type:unit"], warehouse, root)
-    con = connect(warehouse, read_only=True)
+def built(analytics_build):
+    """The shared 600-person build (tests/integration/conftest.py), read-only."""
+    con = connect(analytics_build[1], read_only=True)
     yield con
     con.close()
 

@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sandbox.generate import generate
 from sources.warehouse import connect
 from syncs.spec import specs_from_manifest
-from tests.conftest import load_exports, run_dbt
+from tests.conftest import run_dbt
 
 AUDIENCES = (
     "aud_contact_traits",
@@ -44,17 +43,10 @@ LIFECYCLE_NEW_DAYS, LIFECYCLE_ACTIVE_DAYS = 30, 30  # user_lifecycle's defaults
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """test_analytics' dataset, loaded and built once (default vars, no as_of); yields the
-    connection and the dbt target folder (for the manifest)."""
-    root = tmp_path_factory.mktemp("audiences")
-    exports = root / "exports"
-    generate(exports, users=600, days=40, seed=21, faults=0.01)
-    warehouse = root / "warehouse.duckdb"
-    load_exports(warehouse, exports)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("RECUR_AS_OF", raising=False)  # the observation end must be the last event
-        run_dbt(["build", "--exclude", "test_type:unit"], warehouse, root)
+def built(analytics_build):
+    """test_analytics' build (tests/integration/conftest.py), read-only; yields the connection,
+    the dbt root (for the manifest) and the warehouse path."""
+    root, warehouse = analytics_build
     con = connect(warehouse, read_only=True)
     yield con, root, warehouse
     con.close()

@@ -8,19 +8,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.defs.ingest.partitions import amplitude_days, mixpanel_days
+from orchestration.metadata import PREVIEW_ROWS, markdown_table
 from orchestration.progress import progress_bar
 from orchestration.resources import ExportAPIResource, ExportFolderResource, WarehouseResource
 from sources import layout
 from sources.loader import FileCounts, load_days
 from sources.profiles import load_profiles
-
-PREVIEW_ROWS = 5
-
-
-def _markdown_table(header: list[str], rows: list[tuple]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _counts_metadata(files: list[FileCounts]) -> dict[str, object]:
@@ -46,7 +39,7 @@ def _quarantine_metadata(
     ).fetchall()
     if not rows:
         return {}
-    return {"quarantine": dg.MetadataValue.md(_markdown_table(["reason", "lines", "first"], rows))}
+    return {"quarantine": dg.MetadataValue.md(markdown_table(["reason", "lines", "first"], rows))}
 
 
 def _ingest_days(
@@ -99,9 +92,9 @@ def _ingest_days(
             "days": len(days),
             "days_skipped_unchanged": sum(1 for row in per_day if row[-1] == "unchanged"),
             "days_pulled_from_api": pulled,
-            "preview": dg.MetadataValue.md(_markdown_table(header, preview.fetchall())),
+            "preview": dg.MetadataValue.md(markdown_table(header, preview.fetchall())),
             "per_day": dg.MetadataValue.md(
-                _markdown_table(
+                markdown_table(
                     ["day", "lines read", "loaded", "duplicates", "quarantined", "outcome"], per_day
                 )
             ),
@@ -195,7 +188,7 @@ def raw_mixpanel_profiles(
             **_counts_metadata(files),
             "skipped_unchanged": skipped,
             "seconds": round(seconds, 3),
-            "preview": dg.MetadataValue.md(_markdown_table(header, preview.fetchall())),
+            "preview": dg.MetadataValue.md(markdown_table(header, preview.fetchall())),
             **_quarantine_metadata(con, layout.MIXPANEL_PROFILES),
         }
     return dg.MaterializeResult(metadata=metadata)

@@ -5,18 +5,13 @@ import dagster as dg
 
 from orchestration import environment
 from orchestration.dbt_project import dbt_project
+from orchestration.metadata import markdown_table
 from orchestration.resources import SyncResource, WarehouseResource
 from reports.pages import data_uri
 from reports.report import SYNC_COLUMNS, write_report
 from syncs.spec import load_specs
 
 ANALYTICS = ("retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion")
-
-
-def _markdown_table(columns, rows) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def build_report_asset() -> dg.AssetsDefinition:
@@ -48,7 +43,7 @@ def build_report_asset() -> dg.AssetsDefinition:
                     caption: dg.MetadataValue.md(f"![{caption}]({data_uri(png)})")
                     for caption, png in report.charts.items()
                 },
-                "last syncs": dg.MetadataValue.md(_markdown_table(SYNC_COLUMNS, report.sync_rows)),
+                "last syncs": dg.MetadataValue.md(markdown_table(SYNC_COLUMNS, report.sync_rows)),
                 "html": dg.MetadataValue.path(str(report.path)),
             }
         )

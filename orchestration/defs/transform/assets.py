@@ -10,19 +10,9 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.transform.translator import RecurDbtTranslator
+from orchestration.metadata import preview
 from orchestration.resources import WarehouseResource
 from sources.warehouse import connect
-
-PREVIEW_ROWS = 5
-
-
-def _preview(con: duckdb.DuckDBPyConnection, relation: str) -> str:
-    cursor = con.execute(f"select * from {relation} limit {PREVIEW_ROWS}")
-    columns = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")[:60]  # noqa: E731
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
 
 
 def with_table_metadata(
@@ -43,7 +33,7 @@ def with_table_metadata(
                 rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
                 extra = {
                     "dagster/row_count": dg.MetadataValue.int(rows),
-                    "preview": dg.MetadataValue.md(_preview(con, relation)),
+                    "preview": dg.MetadataValue.md(preview(con, relation)),
                 }
             except duckdb.Error:  # a model that is not a table (ephemeral), or was dropped
                 extra = {}
