@@ -145,7 +145,7 @@ def load_days(
         if batch_bytes >= BATCH_BYTES:
             results.update(_load_batch(con, source, batch))
             batch, batch_bytes = [], 0
-            if progress:
+            if progress and len(results) < len(days):
                 progress(len(results), len(days))
     if batch:
         results.update(_load_batch(con, source, batch))

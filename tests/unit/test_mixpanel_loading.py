@@ -235,3 +235,22 @@ def test_a_file_that_cannot_be_read_fails_with_its_name(warehouse, tmp_path):
     with pytest.raises(UnreadableFileError, match="2026-01-01.jsonl.gz"):
         load_partition(warehouse, tmp_path, "mixpanel", DAY)
     assert warehouse.execute("select count(*) from raw.load_ledger").fetchone() == (0,)
+
+
+def test_load_days_reports_progress_in_days(warehouse, tmp_path, monkeypatch):
+    from sources import loader
+
+    monkeypatch.setattr(loader, "BATCH_BYTES", 1)  # one day per batch
+    days = [date(2026, 1, d) for d in (1, 2, 3)]
+    for day in days:
+        write_mixpanel_day(tmp_path, day.isoformat(), [mixpanel_line(time=T, distinct_id="u1")])
+    ticks = []
+    loaded = loader.load_days(
+        warehouse,
+        tmp_path,
+        "mixpanel",
+        days,
+        progress=lambda done, total: ticks.append((done, total)),
+    )
+    assert [r.loaded for r in loaded] == [1, 1, 1]
+    assert ticks == [(1, 3), (2, 3), (3, 3)]
