@@ -31,6 +31,7 @@ CASES = [
     for source in ("mixpanel", "amplitude")
     for tool in ("recur", "duckdb", "pandas", "pandasread")
 ]
+DEFAULT_CASES = [case for case in CASES if not case.startswith("pandasread")]
 
 
 def unpacked_amplitude(exports: Path, workdir: Path) -> list[Path]:

@@ -45,6 +45,8 @@ COLUMNS = (
     "version_name, paying"
 )
 
+# Rows sharing a key are copies of one event; duplicate_sql ranks them.
+DEDUP_KEYS = [("uuid",), ("device_id", "insert_id")]
 DEDUP_ORDER = "client_upload_at desc nulls last, file, line_number"
 
 
@@ -122,7 +124,7 @@ def parse_sql() -> str:
             end as reason
         from typed
     )
-    select file, partition, line_number, line, reason,
+    select file, partition, line_number, case when reason is not null then line end as line, reason,
            uuid, event_name, user_id, device_id, amplitude_id, insert_id, event_id, session_id,
            case when reason is null then event_at end as event_at,
            client_event_at, client_upload_at, server_received_at, server_upload_at, processed_at,

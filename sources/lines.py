@@ -57,14 +57,26 @@ def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int
     ``_line_rejects`` (file, partition, line_number, line, reason) for the others; :func:`drop`
     removes them. Returns the number of physical lines of each file, good and rejected.
     """
-    con.execute("create or replace temp table _files (path varchar, file varchar, partition date)")
-    con.executemany(
-        "insert into _files values (?, ?, ?)", [[str(f.path), f.name, f.partition] for f in files]
+    con.execute(
+        "create or replace temp table _files "
+        "(file_index bigint, path varchar, file varchar, partition date)"
+    )
+    # One statement with list parameters: executemany runs a statement per row.
+    con.execute(
+        "insert into _files select unnest(?), unnest(?), unnest(?), unnest(?)",
+        [
+            list(range(len(files))),
+            [str(f.path) for f in files],
+            [f.name for f in files],
+            [f.partition for f in files],
+        ],
     )
     try:
         # A temp table keeps the files' order (insertion order is preserved), so rowid is position.
+        # file_index (the file's place in the list) keeps the rows narrow and the joins on integers.
         con.execute(
-            f"create or replace temp table _file_lines as select * from {_scan([f.path for f in files])}"
+            "create or replace temp table _file_lines as select file_index, line from "
+            + _scan([f.path for f in files])
         )
     except duckdb.Error as exc:
         raise _unreadable(con, files, exc) from exc
@@ -78,36 +90,46 @@ def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int
         join _scan_info s on s.scan_id = e.scan_id and s.file_id = e.file_id
         join _files f on f.path = s.file_path;
 
-        -- The k-th good line of a file stands after every rejected line r_m (its m-th reject)
-        -- with r_m - m < k, so its number is k plus the largest such m.
-        create or replace temp table _shifts as
-        select file, good_before, max(m) as m from (
-            select file, line_number - row_number() over (partition by file order by line_number)
-                       as good_before,
-                   row_number() over (partition by file order by line_number) as m
-            from _line_rejects)
-        group by all;
-
         create or replace temp table _firsts as
-        select filename, min(rowid) as first_rowid from _file_lines group by filename;
-
-        -- A view, not a copy: the text is read once more, by the parser.
-        create or replace temp view _lines as
-        with positioned as (
-            select f.file, f.partition, l.line, l.rowid - s.first_rowid + 1 as k
-            from _file_lines l
-            join _firsts s on s.filename = l.filename
-            join _files f on f.path = l.filename
-        )
-        select p.file, p.partition, p.k + coalesce(s.m, 0) as line_number, p.line
-        from positioned p
-        asof left join _shifts s on s.file = p.file and s.good_before < p.k;
+        select f.file_index, f.file, f.partition, l.first_rowid, l.good
+        from (select file_index, min(rowid) as first_rowid, count(*) as good
+              from _file_lines group by file_index) l
+        join _files f using (file_index);
         """
     )
+    positioned = """
+        select s.file, s.partition, l.line, l.rowid - s.first_rowid + 1 as k
+        from _file_lines l join _firsts s using (file_index)
+    """
+    if con.execute("select count(*) from _line_rejects").fetchone()[0] == 0:
+        con.execute(
+            f"create or replace temp view _lines as "
+            f"select file, partition, k as line_number, line from ({positioned})"
+        )
+    else:
+        con.execute(
+            f"""
+            -- The k-th good line of a file stands after every rejected line r_m (its m-th reject)
+            -- with r_m - m < k, so its number is k plus the largest such m.
+            create or replace temp table _shifts as
+            select file, good_before, max(m) as m from (
+                select file, line_number - row_number() over (partition by file order by line_number)
+                           as good_before,
+                       row_number() over (partition by file order by line_number) as m
+                from _line_rejects)
+            group by all;
+
+            -- A view, not a copy: the text is read once more, by the parser.
+            create or replace temp view _lines as
+            select p.file, p.partition, p.k + coalesce(s.m, 0) as line_number, p.line
+            from ({positioned}) p
+            asof left join _shifts s on s.file = p.file and s.good_before < p.k;
+            """
+        )
     counts = {f.name: 0 for f in files}
     for name, n in con.execute(
-        "select file, count(*) from (select file from _lines union all "
-        "select file from _line_rejects) group by file"
+        "select file, sum(n) from (select file, good as n from _firsts union all "
+        "select file, count(*) from _line_rejects group by file) group by file"
     ).fetchall():
         counts[name] = n
     return counts

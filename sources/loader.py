@@ -179,14 +179,22 @@ def _load_batch(
             name: FileCounts(name, lines_read=n) for name, n in lines.read(con, to_read).items()
         }
     con.execute(module.parse_sql())
-    # Duplicates are few: find them on a narrow projection, then keep rows by anti-join, so the
-    # wide rows are never sorted or windowed (this halves the load time of a 1M-event day).
+    # Duplicates are few: find the keys held by more than one valid row on a narrow projection,
+    # then rank only the rows holding them and keep the rest by anti-join, so the wide rows are
+    # never sorted or windowed (this halves the load time of a 1M-event day).
+    shared = " or ".join(
+        f"""({", ".join(["partition", *key])}) in (
+            select ({", ".join(["partition", *key])}) from _parsed
+            where reason is null and {" and ".join(f"{c} is not null" for c in key)}
+            group by all having count(*) > 1)"""
+        for key in module.DEDUP_KEYS
+    )
     con.execute(
         f"""
         create or replace temp table _duplicates as
         select file, line_number from (
             select file, line_number, {module.duplicate_sql()} as is_duplicate
-            from _parsed where reason is null)
+            from _parsed where reason is null and ({shared}))
         where is_duplicate
         """
     )
@@ -234,21 +242,21 @@ def _load_batch(
                order by file, line_number""",
             [source],
         )
-        con.executemany(
-            "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
+        ledger = sorted(counts.values(), key=lambda c: c.file)
+        con.execute(
+            """insert into raw.load_ledger
+               select ?, unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),
+                      now()::timestamp, unnest(?), unnest(?)""",
             [
-                [
-                    source,
-                    c.file,
-                    export_of[c.file][0].day,
-                    c.lines_read,
-                    c.loaded,
-                    c.duplicates,
-                    c.quarantined,
-                    export_of[c.file][0].name,
-                    export_of[c.file][1],
-                ]
-                for c in counts.values()
+                source,
+                [c.file for c in ledger],
+                [export_of[c.file][0].day for c in ledger],
+                [c.lines_read for c in ledger],
+                [c.loaded for c in ledger],
+                [c.duplicates for c in ledger],
+                [c.quarantined for c in ledger],
+                [export_of[c.file][0].name for c in ledger],
+                [export_of[c.file][1] for c in ledger],
             ],
         )
         con.execute("commit")

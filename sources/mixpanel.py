@@ -29,6 +29,8 @@ COLUMNS = (
     "properties"
 )
 
+# Rows sharing a key are copies of one event; duplicate_sql ranks them.
+DEDUP_KEYS = [("event_key",)]
 # Keep the copy Mixpanel processed first; file and line break the remaining ties.
 DEDUP_ORDER = "processed_at nulls last, file, line_number"
 
@@ -78,7 +80,7 @@ def parse_sql() -> str:
             end as reason
         from seconds
     )
-    select file, partition, line_number, line, reason,
+    select file, partition, line_number, case when reason is not null then line end as line, reason,
            event_name,
            case when reason is null then make_timestamp((secs * 1e6)::bigint) end as event_at,
            distinct_id, device_id, user_id, insert_id,

@@ -22,7 +22,7 @@ create table if not exists raw.mixpanel_events (
     insert_id varchar,
     event_key varchar not null,           -- de-duplication key: event, time and $insert_id (or a hash)
     processed_at timestamp,               -- mp_processing_time_ms
-    properties json not null,             -- the whole property bag as exported
+    properties json not null using compression zstd,  -- the whole property bag as exported
     partition date not null,              -- export day
     source_file varchar not null,
     line_number bigint not null,
@@ -45,11 +45,11 @@ create table if not exists raw.amplitude_events (
     server_upload_at timestamp,
     processed_at timestamp,
     event_key varchar not null,           -- uuid, or device_id + $insert_id, or a hash
-    event_properties json,
-    user_properties json,
-    groups json,
-    group_properties json,
-    data json,
+    event_properties json using compression zstd,
+    user_properties json using compression zstd,
+    groups json using compression zstd,
+    group_properties json using compression zstd,
+    data json using compression zstd,
     app bigint,
     platform varchar,
     os_name varchar,
