@@ -7,8 +7,10 @@
     Incremental: a run reads only (a) the copies loaded since its last run or exported within
     lookback_days of the newest export day, (b) the stored rows of those events, so that a copy
     that arrives again competes with the one kept, and (c) the stored rows whose person changed
-    because a device identified since (merges are retroactive). It writes only rows that
-    changed, never re-reads whole history, and gives the rows a full build gives. -#}
+    because a device identified since (merges are retroactive). Copies compete on their ids and
+    ordering columns alone; whole rows are read only for the winners that differ from what is
+    stored, and only those are written. It never re-reads whole history, and gives the rows a
+    full build gives. -#}
 {{
     config(
         materialized='incremental',
@@ -63,10 +65,19 @@ changed as (
       and existing.user_id <> coalesce(by_device.person_id, by_amplitude_id.person_id, existing.user_id)
 ),
 
-revisited as (
+{#- Most copies re-read by the lookback are the stored row again: they drop out before any
+    wide column is read. -#}
+{%- set narrow = ['event_id', 'arrived_on', 'received_at', 'source_file', 'line_number', 'device_id',
+                  'user_id', 'amplitude_id', 'distinct_id'] %}
+
+candidates as (
+    select {{ narrow | join(', ') }}, 0 as is_stored
+    from arrived
+    where {{ held_out_reason() }} is null
+    union all
     -- stored rows of events that arrived again, or whose person changed
     select
-        {% for column in columns -%}
+        {% for column in narrow -%}
         {{ 'source_user_id as user_id' if column == 'user_id' else column }},
         {% endfor -%}
         1 as is_stored
@@ -75,16 +86,14 @@ revisited as (
        or event_id in (select event_id from changed)
 ),
 
-candidates as (
-    select {{ columns | join(', ') }}, 0 as is_stored from arrived
-    union all
-    select * from revisited
-),
-
 {% else %}
 
+{%- set narrow = columns %}
+
 candidates as (
-    select {{ columns | join(', ') }}, 0 as is_stored from events
+    select {{ columns | join(', ') }}, 0 as is_stored
+    from events
+    where {{ held_out_reason() }} is null
 ),
 
 {% endif %}
@@ -97,12 +106,14 @@ deduplicated as (
             order by arrived_on desc, received_at desc, source_file, line_number, is_stored
         ) as copy_number
     from candidates
-    where is_stored = 1 or {{ held_out_reason() }} is null
 ),
 
 stitched as (
     select
-        deduplicated.*,
+        {% for column in narrow -%}
+        deduplicated.{{ column }},
+        {% endfor -%}
+        deduplicated.is_stored,
         coalesce(
             deduplicated.user_id,
             by_device.person_id,
@@ -127,6 +138,56 @@ stitched as (
     where deduplicated.copy_number = 1
 ),
 
+{% if is_incremental() %}
+
+changed_winners as (
+    -- Winners that come out as stored are not written again (delete+insert leaves rows it is
+    -- not given alone), so the models downstream see only real changes.
+    select stitched.event_id, stitched.source_file, stitched.line_number, stitched.is_stored,
+           stitched.person_id, stitched.identity_source
+    from stitched
+    left join {{ this }} as stored
+        on stored.event_id = stitched.event_id
+        and stored.source_file = stitched.source_file
+        and stored.line_number = stitched.line_number
+        and stored.user_id = stitched.person_id
+    where stored.event_id is null
+),
+
+wide as (
+    -- the whole rows of the winners to write: copies that arrived, stored rows re-attributed
+    select {{ columns | join(', ') }}, 0 as is_stored
+    from arrived
+    where event_id in (select event_id from changed_winners where is_stored = 0)
+    union all
+    select
+        {% for column in columns -%}
+        {{ 'source_user_id as user_id' if column == 'user_id' else column }},
+        {% endfor -%}
+        1 as is_stored
+    from {{ this }}
+    where event_id in (select event_id from changed_winners where is_stored = 1)
+),
+
+winners as (
+    select wide.*, changed_winners.person_id, changed_winners.identity_source
+    from changed_winners
+    inner join wide
+        on wide.event_id = changed_winners.event_id
+        and wide.is_stored = changed_winners.is_stored
+        -- a stored row is one per event; copies that arrived are told apart by where they stand
+        and (wide.is_stored = 1 or (wide.source_file = changed_winners.source_file
+                                    and wide.line_number = changed_winners.line_number))
+),
+
+{% else %}
+
+winners as (
+    select * from stitched
+),
+
+{% endif %}
+
 final as (
     select
         event_id,
@@ -136,25 +197,12 @@ final as (
         {{ column }},
         {% endfor -%}
         user_id as source_user_id
-    from stitched
+    from winners
 )
 
 select
     {% for column in output_columns -%}
     final.{{ column }},
     {% endfor -%}
-    {% if is_incremental() -%}
     {{ run_started }} as updated_at
 from final
--- Rows re-read by the lookback that come out the same are not written again (delete+insert
--- leaves rows it is not given alone), so the models downstream see only real changes.
-left join {{ this }} as stored
-    on stored.event_id = final.event_id
-    and stored.source_file = final.source_file
-    and stored.line_number = final.line_number
-    and stored.user_id = final.user_id
-where stored.event_id is null
-    {%- else -%}
-    {{ run_started }} as updated_at
-from final
-    {%- endif %}
