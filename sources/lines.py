@@ -43,7 +43,7 @@ def _literal(value: str) -> str:
 def _scan(paths: list[Path]) -> str:
     listed = ", ".join(_literal(str(p)) for p in paths)
     return f"""
-        read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false, filename = true,
+        read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false,
                  delim = chr(1), quote = '', escape = '', auto_detect = false,
                  max_line_size = {MAX_LINE_BYTES}, store_rejects = true,
                  rejects_scan = '_scan_info', rejects_table = '_scan_errors')
