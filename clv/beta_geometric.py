@@ -25,18 +25,55 @@ per-customer work is two logarithms and a logaddexp. The gradient is analytic:
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from clv.errors import InsufficientDataError
-from clv.inputs import Customers, cbs_arrays, merge_duplicates, weight_array
+from clv.inputs import Customers, cbs_arrays, check_params, merge_duplicates, weight_array
 from clv.numerics import dot, log_add_exp_share
 from clv.optimize import Optimum, minimize_log_params
+from clv.units import check_unit, conversion_factor
 
 DropoutTerms = Callable[[float, float, np.ndarray], tuple[np.ndarray, ...]]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The parameters (r, alpha, a, b) of a BG/NBD-family model in ``time_unit``, with the
+    statistics of the fit that produced them: ``log_likelihood``, ``n_customers`` and
+    ``converged`` are nan, 0 and None for parameters typed in or loaded."""
+
+    MODEL: ClassVar[str] = "BG/NBD family"
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+    time_unit: str
+    log_likelihood: float = math.nan
+    n_customers: float = 0
+    converged: bool | None = None
+
+    def __post_init__(self) -> None:
+        check_params(self.MODEL, r=self.r, alpha=self.alpha, a=self.a, b=self.b)
+        check_unit(self.time_unit)
+
+    @property
+    def params(self) -> dict[str, float]:
+        """``{"r", "alpha", "a", "b"}`` (alpha per `time_unit`)."""
+        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
+    def in_unit(self, time_unit: str) -> Self:
+        """The same model with times in ``time_unit``: alpha rescales, r, a and b do not. The fit
+        statistics are carried over unchanged (they describe the data as fitted)."""
+        factor = conversion_factor(self.time_unit, check_unit(time_unit))
+        return dataclasses.replace(self, alpha=self.alpha * factor, time_unit=time_unit)
 
 
 def bgnbd_dropout_terms(a: float, b: float, x: np.ndarray) -> tuple[np.ndarray, ...]:

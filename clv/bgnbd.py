@@ -15,56 +15,29 @@ drop out with probability p ~ Beta(a, b). ``alpha`` is a rate in the model's `ti
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, hyp2f1
 
 from clv import beta_geometric
-from clv.inputs import cbs_arrays, check_params, horizon_array
-from clv.units import check_unit, conversion_factor
+from clv.inputs import cbs_arrays, horizon_array
+from clv.units import check_unit
 
 
 @dataclass(frozen=True)
-class BGNBD:
-    """BG/NBD parameters in ``time_unit``, with the statistics of the fit that produced them.
+class BGNBD(beta_geometric.Parameters):
+    """BG/NBD parameters in ``time_unit``, with the statistics of the fit that produced them
+    (`fit_bgnbd`; see `beta_geometric.Parameters`).
 
-    ``log_likelihood``, ``n_customers`` and ``converged`` describe the fit (`fit_bgnbd`); for
-    parameters typed in or loaded they are nan, 0 and None.
+    >>> weekly = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="weeks")
+    >>> round(weekly.in_unit("days").alpha, 3)
+    30.898
     """
 
-    r: float
-    alpha: float
-    a: float
-    b: float
-    time_unit: str
-    log_likelihood: float = math.nan
-    n_customers: float = 0
-    converged: bool | None = None
-
-    def __post_init__(self) -> None:
-        check_params("BG/NBD", r=self.r, alpha=self.alpha, a=self.a, b=self.b)
-        check_unit(self.time_unit)
-
-    @property
-    def params(self) -> dict[str, float]:
-        """``{"r", "alpha", "a", "b"}`` (alpha per `time_unit`)."""
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
-
-    def in_unit(self, time_unit: str) -> BGNBD:
-        """The same model with times in ``time_unit``: alpha rescales, r, a and b do not.
-
-        The fit statistics are carried over unchanged (they describe the data as fitted).
-
-        >>> weekly = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="weeks")
-        >>> round(weekly.in_unit("days").alpha, 3)
-        30.898
-        """
-        factor = conversion_factor(self.time_unit, check_unit(time_unit))
-        return dataclasses.replace(self, alpha=self.alpha * factor, time_unit=time_unit)
+    MODEL: ClassVar[str] = "BG/NBD"
 
     def log_likelihood_of(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
         """Per-customer log-likelihood ``ln L(r, alpha, a, b | x, t_x, T)``."""

@@ -15,45 +15,23 @@ MBG/NBD 0.69).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, hyp2f1
 
 from clv import beta_geometric
-from clv.inputs import cbs_arrays, check_params, horizon_array
-from clv.units import check_unit, conversion_factor
+from clv.inputs import cbs_arrays, horizon_array
+from clv.units import check_unit
 
 
 @dataclass(frozen=True)
-class MBGNBD:
+class MBGNBD(beta_geometric.Parameters):
     """MBG/NBD parameters in ``time_unit``, with the statistics of their fit (see `BGNBD`)."""
 
-    r: float
-    alpha: float
-    a: float
-    b: float
-    time_unit: str
-    log_likelihood: float = math.nan
-    n_customers: float = 0
-    converged: bool | None = None
-
-    def __post_init__(self) -> None:
-        check_params("MBG/NBD", r=self.r, alpha=self.alpha, a=self.a, b=self.b)
-        check_unit(self.time_unit)
-
-    @property
-    def params(self) -> dict[str, float]:
-        """``{"r", "alpha", "a", "b"}`` (alpha per `time_unit`)."""
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
-
-    def in_unit(self, time_unit: str) -> MBGNBD:
-        """The same model with times in ``time_unit`` (alpha rescales)."""
-        factor = conversion_factor(self.time_unit, check_unit(time_unit))
-        return dataclasses.replace(self, alpha=self.alpha * factor, time_unit=time_unit)
+    MODEL: ClassVar[str] = "MBG/NBD"
 
     def log_likelihood_of(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
         """Per-customer log-likelihood."""
