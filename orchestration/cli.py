@@ -17,7 +17,7 @@ from orchestration.progress import progress_bar
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from sandbox.generate import generate
+    from sandbox.generate import generate, parse_event_names
 
     out = Path(args.out) if args.out else environment.exports_path()
     summary = generate(
@@ -28,8 +28,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         faults=args.faults,
         start=args.start,
         progress=progress_bar("generating"),
+        revenue=not args.no_revenue,
+        insert_id=not args.no_insert_id,
+        mixpanel_timezone=args.mixpanel_timezone,
+        invalid_email_share=args.invalid_email_share,
+        event_names=parse_event_names(args.event_names) if args.event_names else None,
     )
     print(f"wrote synthetic exports to {out} in {summary.seconds:.1f} s (truth in {out / 'truth'})")
+    print(f"  shape: {summary.describe_shape()}; {summary.days} days from {summary.start}")
     for source in ("mixpanel", "amplitude"):
         print(
             f"  {source}: {summary.events[source]:,} lines, {summary.unique_events[source]:,} "
@@ -133,7 +139,39 @@ def parser() -> argparse.ArgumentParser:
         "--start",
         type=date.fromisoformat,
         default=date(2026, 1, 1),
-        help="first day, YYYY-MM-DD (default 2026-01-01)",
+        help="first day, YYYY-MM-DD, 1970-01-01 or later (default 2026-01-01)",
+    )
+    g.add_argument(
+        "--no-revenue",
+        action="store_true",
+        help="a product-analytics app: no Purchase/Refund events, no revenue property",
+    )
+    g.add_argument(
+        "--no-insert-id",
+        action="store_true",
+        help="events without $insert_id (duplicates are exact copies; a few events of two "
+        "people are identical but for identity, and both must be kept)",
+    )
+    g.add_argument(
+        "--mixpanel-timezone",
+        default="UTC",
+        metavar="TZ",
+        help="Mixpanel project time zone, IANA name: properties.time in local wall-clock "
+        "seconds and files named by the local day, as pre-2023 projects export (default UTC)",
+    )
+    g.add_argument(
+        "--invalid-email-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of Mixpanel profiles with an invalid email, 0 to 1, plus one unicode "
+        "address when above 0 (default 0)",
+    )
+    g.add_argument(
+        "--event-names",
+        metavar="MAP",
+        help="rename events: 'View Item=product_view,Purchase=purchase,...' or a JSON file "
+        "of old name -> new name",
     )
     g.set_defaults(func=cmd_generate)
 

@@ -19,7 +19,7 @@ purchase round (k-th repeat purchase), which shrinks quickly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -120,6 +120,51 @@ class Params:
             "Purchase sessions": "pass every step",
         }
         return d
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The kind of data set, beyond its size and seed (options of ``recur generate``).
+
+    The defaults are the shop the generator always wrote; any other value is recorded in the
+    ground truth (params.json and summary.json under "shape").
+    """
+
+    revenue: bool = True  # False: a product-analytics app, no Purchase/Refund, no revenue
+    insert_id: bool = True  # False: no $insert_id anywhere; some cross-person identical events
+    mixpanel_timezone: str = "UTC"  # Mixpanel project time zone (IANA): local wall-clock seconds
+    invalid_email_share: float = 0.0  # share of Mixpanel profiles with an invalid email
+    event_names: tuple[str, ...] = cat.EVENT_NAMES  # output name of each catalog.EVENT_NAMES
+
+    def options(self) -> dict[str, object]:
+        """The options that differ from the default, as plain JSON values."""
+        default = Shape()
+        out: dict[str, object] = {}
+        if self.revenue != default.revenue:
+            out["revenue"] = self.revenue
+        if self.insert_id != default.insert_id:
+            out["insert_id"] = self.insert_id
+        if self.mixpanel_timezone != default.mixpanel_timezone:
+            out["mixpanel_timezone"] = self.mixpanel_timezone
+        if self.invalid_email_share != default.invalid_email_share:
+            out["invalid_email_share"] = self.invalid_email_share
+        if self.event_names != default.event_names:
+            out["event_names"] = self.event_name_map()
+        return out
+
+    def event_name_map(self) -> dict[str, str]:
+        """Generator name -> name written in the files, for every event name."""
+        return dict(zip(cat.EVENT_NAMES, self.event_names, strict=True))
+
+    def to_json(self) -> dict[str, object]:
+        """Every option (defaults included), for truth/params.json."""
+        return {
+            "revenue": self.revenue,
+            "insert_id": self.insert_id,
+            "mixpanel_timezone": self.mixpanel_timezone,
+            "invalid_email_share": self.invalid_email_share,
+            "event_names": self.event_name_map(),
+        }
 
 
 @dataclass
@@ -225,6 +270,7 @@ class World:
     devices: Devices
     orders: Orders
     events: Events
+    shape: Shape = field(default_factory=Shape)
 
 
 class _Clock:
@@ -675,9 +721,23 @@ def _sdk_sessions(device: np.ndarray, time: np.ndarray, timeout_ms: int) -> np.n
     return time[starts][np.cumsum(new) - 1]
 
 
-def simulate(users: int, days: int, start: date, seed: int, params: Params | None = None) -> World:
-    """Draw people, devices, visits, purchases and events for ``days`` days from ``start``."""
+def simulate(
+    users: int,
+    days: int,
+    start: date,
+    seed: int,
+    params: Params | None = None,
+    shape: Shape | None = None,
+) -> World:
+    """Draw people, devices, visits, purchases and events for ``days`` days from ``start``.
+
+    ``shape`` changes the kind of data (see :class:`Shape`): without revenue nobody converts
+    (no Purchase, no Refund); without $insert_id a few Page Viewed events get a twin from
+    another person with the same properties in the same second."""
+    shape = shape or Shape()
     p = params or Params()
+    if not shape.revenue:
+        p = replace(p, p_convert=0.0, p_refund=0.0)
     if users < 1 or days < 1:
         raise ValueError(f"users and days must be at least 1 (got users={users}, days={days})")
     streams = np.random.SeedSequence([seed, 0x52454355]).spawn(6)
@@ -828,6 +888,9 @@ def simulate(users: int, days: int, start: date, seed: int, params: Params | Non
         active_until_ms=start_ms + np.minimum(until, end_rel),
         signup_ms=absolute(signup),
     )
+    if not shape.insert_id:
+        twin_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x7719])))
+        events = _with_twins(twin_rng, events, devices, people)
     return World(
         params=p,
         seed=seed,
@@ -840,4 +903,79 @@ def simulate(users: int, days: int, start: date, seed: int, params: Params | Non
         devices=devices,
         orders=orders,
         events=events,
+        shape=shape,
+    )
+
+
+def _with_twins(rng: np.random.Generator, e: Events, devices: Devices, people: People) -> Events:
+    """Add a twin of some Mixpanel Page Viewed events: the same page, second and ingestion
+    stamps, fired by another person whose browser renders the same properties (same client,
+    place and referrer). Without $insert_id the twin differs from the original only in the
+    identity fields, and a loader must keep both. About one per 2,000 Mixpanel events, at
+    least five when the data allows; each twin falls inside the other device's activity
+    (after its first event), so first-seen times and attribution do not move."""
+    mp = np.flatnonzero((e.source == cat.MIXPANEL) & ~e.is_server)
+    if not mp.size:
+        return e
+    m = len(devices.person)
+    first = np.full(m, NEVER, dtype=np.int64)
+    last = np.full(m, -1, dtype=np.int64)
+    np.minimum.at(first, e.device[mp], e.time_ms[mp])
+    np.maximum.at(last, e.device[mp], e.time_ms[mp])
+    # what the renderer's client fragment depends on: browser, place, referrer
+    referrers = sorted({c.referrer for c in cat.CHANNELS} | {"$direct"})
+    ref = np.array([referrers.index(c.referrer) for c in cat.CHANNELS], dtype=np.int64)[
+        people.channel[devices.person]
+    ]
+    ref = np.where(devices.slot == 0, ref, referrers.index("$direct"))
+    key = (devices.client * 100 + people.place[devices.person]) * 10 + ref
+    web = np.flatnonzero((devices.source == cat.MIXPANEL) & (first != NEVER))
+    groups: dict[int, np.ndarray] = {}
+    for k in np.unique(key[web]).tolist():
+        groups[k] = web[key[web] == k]
+
+    candidates = mp[(e.code[mp] == cat.PAGE) & ~e.is_acquisition[mp]]
+    target = max(5, len(mp) // 2000)
+    originals: list[int] = []
+    twin_device: list[int] = []
+    used: set[int] = set()
+    for i in rng.permutation(candidates).tolist():
+        if len(originals) >= target:
+            break
+        d, t = int(e.device[i]), int(e.time_ms[i])
+        others = groups[int(key[d])]
+        ok = others[
+            (devices.person[others] != devices.person[d])
+            & (first[others] < t)
+            & (last[others] >= t)
+        ]
+        ok = ok[[int(x) not in used for x in ok.tolist()]] if ok.size else ok
+        if not ok.size:
+            continue
+        b = int(ok[rng.integers(0, len(ok))])
+        used.add(b)
+        originals.append(i)
+        twin_device.append(b)
+    if not originals:
+        return e
+    src = np.asarray(originals, dtype=np.int64)
+    dev = np.asarray(twin_device, dtype=np.int64)
+    t = e.time_ms[src]
+    ident = devices.identified_ms[dev]
+    twin = {name: getattr(e, name)[src].copy() for name in e.__dataclass_fields__}
+    twin["person"] = devices.person[dev]
+    twin["device"] = dev
+    twin["visit"] = np.full(len(src), -1, dtype=np.int64)
+    twin["has_user_id"] = t >= ident
+    twin["distinct_is_user"] = ident != NEVER
+    twin["amplitude_id"] = devices.amplitude_id[dev]
+    base = np.concatenate([np.arange(len(e)), src])
+    is_twin = np.concatenate([np.zeros(len(e), bool), np.ones(len(src), bool)])
+    time = np.concatenate([e.time_ms, t])
+    order = np.lexsort((is_twin, base, time))  # each twin right after its original
+    return Events(
+        **{
+            name: np.concatenate([getattr(e, name), twin[name]])[order]
+            for name in e.__dataclass_fields__
+        }
     )

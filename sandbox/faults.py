@@ -16,7 +16,9 @@ Kinds (one line each, 1-based physical line numbers in the final, decompressed f
   device_id + $insert_id). Not quarantined downstream: counted as a duplicate.
 - ``missing_id``: no identity at all (Mixpanel: no distinct_id, $device_id, $user_id,
   $insert_id; Amplitude: user_id, device_id, amplitude_id, uuid and $insert_id are null).
-- ``future_timestamp``: event time in 2099; ``ancient_timestamp``: 1970-01-01 or 1995-1999.
+- ``future_timestamp``: event time in 2099; ``ancient_timestamp``: 1970-01-01 or 1995-1999
+  (for data starting before 2000: before the first day by a year or more, else 1970-01-01,
+  else 1969-12-31).
 - ``wrong_type``: Mixpanel ``properties.time`` as a string; Amplitude ``event_time`` as a number.
 - ``invalid_utf8``: the bytes FF FE inside the event name (otherwise valid JSON).
 
@@ -66,12 +68,17 @@ def terminated_early_probability(rate: float) -> float:
 
 
 def inject(
-    clean: FileLines, rate: float, rng: np.random.Generator, terminated: bool = False
+    clean: FileLines,
+    rate: float,
+    rng: np.random.Generator,
+    terminated: bool = False,
+    first_ms: int | None = None,
 ) -> tuple[list[str], list[Fault]]:
     """Insert about ``rate`` x lines faulty lines, the kinds in equal shares, into ``clean``.
 
     Returns the final lines and the faults with their line numbers. ``terminated`` appends the
-    literal ``terminated early`` line last.
+    literal ``terminated early`` line last. ``first_ms`` (the data's first instant) keeps
+    ancient timestamps before it when the data itself is from the 1990s or earlier.
     """
     c = len(clean)
     n_faults = int(rng.binomial(c, rate)) if rate > 0 and c else 0
@@ -88,7 +95,7 @@ def inject(
         np.int64
     )
     texts = [
-        _make(LINE_KINDS[k], clean, int(i), rng)
+        _make(LINE_KINDS[k], clean, int(i), rng, first_ms)
         for k, i in zip(kinds.tolist(), src.tolist(), strict=True)
     ]
 
@@ -112,7 +119,9 @@ def inject(
     return lines, faults
 
 
-def _make(kind: str, clean: FileLines, i: int, rng: np.random.Generator) -> str:
+def _make(
+    kind: str, clean: FileLines, i: int, rng: np.random.Generator, first_ms: int | None = None
+) -> str:
     """The text of one faulty line derived from clean line ``i``."""
     if kind == "duplicate":
         return clean.duplicate(i, rng)
@@ -127,6 +136,8 @@ def _make(kind: str, clean: FileLines, i: int, rng: np.random.Generator) -> str:
     if kind == "future_timestamp":
         return clean.with_time(line, i, int(rng.integers(*_Y2099)))
     if kind == "ancient_timestamp":
+        if first_ms is not None and first_ms <= _Y1995_1999[1]:
+            return clean.with_time(line, i, _ancient_before(first_ms, rng))
         ms = 0 if rng.random() < 0.5 else int(rng.integers(*_Y1995_1999))
         return clean.with_time(line, i, ms)
     if kind == "wrong_type":
@@ -137,6 +148,15 @@ def _make(kind: str, clean: FileLines, i: int, rng: np.random.Generator) -> str:
         cut = at.end()
         return line[:cut] + "\udcff\udcfe" + line[cut:]  # written as bytes FF FE (surrogateescape)
     raise ValueError(f"unknown fault kind {kind!r}; expected one of {LINE_KINDS}")
+
+
+def _ancient_before(first_ms: int, rng: np.random.Generator) -> int:
+    """An epoch-ms time at least a year before ``first_ms``; 1970-01-01 or 1969-12-31 when the
+    data starts too close to the epoch for that."""
+    latest = first_ms - 366 * 86_400_000
+    if latest > 0:
+        return 0 if rng.random() < 0.5 else int(rng.integers(0, latest))
+    return 0 if first_ms > 0 else -86_400_000
 
 
 def _malformed(line: str, rng: np.random.Generator) -> str:

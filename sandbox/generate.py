@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from sandbox import catalog as cat
-from sandbox.behaviour import MS_PER_DAY, MS_PER_HOUR, World, simulate
+from sandbox.behaviour import MS_PER_HOUR, Shape, World, simulate
 from sandbox.faults import QUARANTINABLE, Fault, inject, terminated_early_probability
 from sandbox.truth import (
-    PEOPLE_COLUMNS,
     params_document,
+    people_columns,
     people_rows,
     people_summary,
     source_stats,
@@ -36,9 +37,11 @@ from sandbox.truth import (
     write_csv,
 )
 from sandbox.writers import (
+    UNICODE_EMAIL,
     AmplitudeRenderer,
     MixpanelRenderer,
     engage_pages,
+    profile_emails,
     write_amplitude_zip,
     write_mixpanel_day,
 )
@@ -65,6 +68,7 @@ class GenerationSummary:
     files: dict[str, int] = field(default_factory=dict)  # export files by kind
     files_written: int = 0  # all files, truth included
     seconds: float = 0.0
+    shape: dict[str, object] = field(default_factory=dict)  # options that differ from the default
 
     @property
     def total_events(self) -> int:
@@ -77,7 +81,30 @@ class GenerationSummary:
         d = asdict(self)
         if deterministic:
             del d["seconds"], d["out"]
+        if not d["shape"]:  # the default shop: the summary as it always was
+            del d["shape"]
         return d
+
+    def describe_shape(self) -> str:
+        """One line for people: what kind of data set this is."""
+        o = self.shape
+        if not o:
+            return "a shop: revenue, $insert_id on every event, Mixpanel times in UTC"
+        parts = []
+        if o.get("revenue") is False:
+            parts.append("no revenue (no Purchase/Refund events)")
+        if o.get("insert_id") is False:
+            parts.append("no $insert_id")
+        if "mixpanel_timezone" in o:
+            parts.append(f"Mixpanel project time zone {o['mixpanel_timezone']} (local times)")
+        if "invalid_email_share" in o:
+            parts.append(f"{o['invalid_email_share']:.1%} invalid profile emails + 1 unicode")
+        if "event_names" in o:
+            names = o["event_names"]
+            assert isinstance(names, dict)
+            renamed = [f"{k}={v}" for k, v in names.items() if k != v]
+            parts.append("event names " + ", ".join(renamed))
+        return "; ".join(parts)
 
 
 @dataclass
@@ -119,23 +146,51 @@ def generate(
     faults: float = 0.0,
     start: date = date(2026, 1, 1),
     progress: Callable[[int, int], None] | None = None,
+    *,
+    revenue: bool = True,
+    insert_id: bool = True,
+    mixpanel_timezone: str = "UTC",
+    invalid_email_share: float = 0.0,
+    event_names: Mapping[str, str] | None = None,
 ) -> GenerationSummary:
     """Write synthetic exports and their ground truth to ``out``; return what was written.
 
     ``faults`` is the rate of extra faulty lines per clean line (0 = clean files). ``progress``
-    is called as ``progress(done_days, days)`` after each day's files are written.
+    is called as ``progress(done_days, days)`` after each day's files are written. The
+    keyword-only options choose the shape of the data (module docstring, "Shapes").
     """
     started = time.perf_counter()
     if not 0.0 <= faults <= 1.0:
         raise ValueError(f"faults is a rate between 0 and 1 (got {faults}); try --faults 0.01")
+    shape = make_shape(
+        revenue=revenue,
+        insert_id=insert_id,
+        mixpanel_timezone=mixpanel_timezone,
+        invalid_email_share=invalid_email_share,
+        event_names=event_names,
+    )
+    if start < date(1970, 1, 1):
+        raise ValueError(f"start is {start}: epoch-second exports begin at 1970-01-01")
     out = Path(out)
-    world = simulate(users, days, start, seed)
-    dirs = _prepare(out)
+    world = simulate(users, days, start, seed, shape=shape)
     mixpanel, amplitude = MixpanelRenderer(world), AmplitudeRenderer(world)
     e = world.events
 
+    # Mixpanel files are per project-local day (UTC unless a time zone is set): a day may
+    # spill into the day before the start or after the end
     mp = np.flatnonzero(e.source == cat.MIXPANEL)  # events are time-sorted already
-    mp_bounds = np.searchsorted((e.time_ms[mp] - world.start_ms) // MS_PER_DAY, np.arange(days + 1))
+    mp_day = (mixpanel.seconds[mp] - world.start_ms // 1000) // 86_400
+    if mp.size and int(mixpanel.seconds[mp].min()) < 0:
+        raise ValueError(
+            f"start {start} with time zone {mixpanel_timezone} puts Mixpanel times before "
+            "1970-01-01 local time; start a day later"
+        )
+    mp = mp[np.argsort(mp_day, kind="stable")]
+    mp_day = np.sort(mp_day, kind="stable")
+    first_day = min(0, int(mp_day[0])) if mp.size else 0
+    last_day = max(days - 1, int(mp_day[-1])) if mp.size else days - 1
+    mp_bounds = np.searchsorted(mp_day, np.arange(first_day, last_day + 2))
+    dirs = _prepare(out)
     amp = np.flatnonzero(e.source == cat.AMPLITUDE)
     amp = amp[np.lexsort((amp, e.server_upload_ms[amp]))]  # by upload time: the export's window
     amp_hour = (e.server_upload_ms[amp] - world.start_ms) // MS_PER_HOUR
@@ -148,18 +203,27 @@ def generate(
         "amplitude_zips": 0,
         "amplitude_members": 0,
     }
-    for d in range(days):
+    collisions = [0, 0]  # groups of cross-person identical Mixpanel events, events in them
+    for d in range(first_day, last_day + 1):
         ds = (start + timedelta(days=d)).isoformat()
-        lo, hi = mp_bounds[d], mp_bounds[d + 1]
+        lo, hi = mp_bounds[d - first_day], mp_bounds[d - first_day + 1]
         if hi > lo:
             rel = f"mixpanel/{ds}.jsonl"
-            clean = mixpanel.render(mp[lo:hi], with_unmerged=faults > 0)
-            rng = _fault_rng(seed, cat.MIXPANEL, d, 0)
+            clean = mixpanel.render(mp[lo:hi], with_unmerged=faults > 0 and insert_id)
+            rng = _fault_rng(seed, cat.MIXPANEL, d if d >= 0 else 1_000_000 - d, 0)
             terminated = faults > 0 and rng.random() < terminated_early_probability(faults)
-            lines, fs = inject(clean, faults, rng, terminated=terminated)
+            lines, fs = inject(clean, faults, rng, terminated=terminated, first_ms=world.start_ms)
             write_mixpanel_day(out / rel, lines)
             ledger.add("mixpanel", ds, rel, len(clean), len(lines), fs)
             counts["mixpanel_days"] += 1
+            if not insert_id:
+                groups, events_in = _cross_person_collisions(
+                    clean.lines, clean.ident, e.person[mp[lo:hi]]
+                )
+                collisions[0] += groups
+                collisions[1] += events_in
+        if not 0 <= d < days:
+            continue
         members = []
         zip_name = f"{cat.PROJECT_ID}_{ds}.zip"
         for h in range(24):
@@ -168,7 +232,9 @@ def generate(
                 continue
             member = f"{cat.PROJECT_ID}_{ds}_{h}#0.json.gz"
             clean = amplitude.render(amp[lo:hi])
-            lines, fs = inject(clean, faults, _fault_rng(seed, cat.AMPLITUDE, d, h))
+            lines, fs = inject(
+                clean, faults, _fault_rng(seed, cat.AMPLITUDE, d, h), first_ms=world.start_ms
+            )
             members.append((member, h, lines))
             ledger.add(
                 "amplitude", ds, f"amplitude/{zip_name}/{member}", len(clean), len(lines), fs
@@ -212,8 +278,10 @@ def generate(
         + counts["mixpanel_profile_pages"]
         + counts["amplitude_zips"]
         + len(TRUTH_FILES),
+        shape=shape.options(),
     )
-    _write_truth(dirs["truth"], world, summary, ledger)
+    extra = _shape_truth(world, collisions) if summary.shape else None
+    _write_truth(dirs["truth"], world, summary, ledger, extra)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -246,11 +314,134 @@ def _fault_rng(seed: int, source: int, day: int, hour: int) -> np.random.Generat
     )
 
 
-def _write_truth(folder: Path, world: World, summary: GenerationSummary, ledger: _Ledger) -> None:
+def make_shape(
+    revenue: bool = True,
+    insert_id: bool = True,
+    mixpanel_timezone: str = "UTC",
+    invalid_email_share: float = 0.0,
+    event_names: Mapping[str, str] | None = None,
+) -> Shape:
+    """Check the shape options and return them as a :class:`Shape` (ValueError says what to fix)."""
+    try:
+        ZoneInfo(mixpanel_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {mixpanel_timezone!r}; give an IANA name such as "
+            "America/Los_Angeles or Europe/Berlin"
+        ) from None
+    if not 0.0 <= invalid_email_share <= 1.0:
+        raise ValueError(
+            f"invalid email share is between 0 and 1 (got {invalid_email_share}); "
+            "try --invalid-email-share 0.03"
+        )
+    names = dict(zip(cat.EVENT_NAMES, cat.EVENT_NAMES, strict=True))
+    for old, new in (event_names or {}).items():
+        if old not in names:
+            raise ValueError(
+                f"unknown event name {old!r} in the event-name map; the generator's names are "
+                + ", ".join(cat.EVENT_NAMES)
+            )
+        if not isinstance(new, str) or not new.strip():
+            raise ValueError(f"event {old!r} is mapped to an empty name")
+        names[old] = new
+    final = list(names.values())
+    clashes = sorted({n for n in final if final.count(n) > 1})
+    if clashes:
+        raise ValueError(f"the event-name map gives two events the same name: {clashes}")
+    return Shape(
+        revenue=revenue,
+        insert_id=insert_id,
+        mixpanel_timezone=mixpanel_timezone,
+        invalid_email_share=float(invalid_email_share),
+        event_names=tuple(final),
+    )
+
+
+def parse_event_names(text: str) -> dict[str, str]:
+    """``'View Item=product_view,Purchase=purchase'`` or the path of a JSON object file."""
+    path = Path(text)
+    if text.strip().endswith(".json") or path.is_file():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read the event-name map {text}: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"{text} must hold a JSON object of old name -> new name")
+        return {str(k): v for k, v in doc.items()}
+    out = {}
+    for pair in text.split(","):
+        if not pair.strip():
+            continue
+        old, sep, new = pair.partition("=")
+        if not sep:
+            raise ValueError(
+                f"event-name map entry {pair!r} has no '='; write 'View Item=product_view,...'"
+            )
+        out[old.strip()] = new.strip()
+    return out
+
+
+def _cross_person_collisions(
+    lines: list[str], ident: list[str], person: np.ndarray
+) -> tuple[int, int]:
+    """Groups of lines that are equal except for the identity block and come from two or more
+    people, and the lines in those groups."""
+    people_of: dict[str, set[int]] = {}
+    for line, block, who in zip(lines, ident, person.tolist(), strict=True):
+        people_of.setdefault(line.replace(block, "", 1), set()).add(who)
+    groups = [len(p) for p in people_of.values() if len(p) > 1]
+    return len(groups), sum(groups)
+
+
+def _shape_truth(world: World, collisions: list[int]) -> dict[str, object]:
+    """summary.json "shape": the options and the numbers they give."""
+    shape = world.shape
+    doc: dict[str, object] = {"options": shape.options()}
+    if not shape.revenue:
+        doc["revenue"] = {"orders": 0, "revenue": 0.0, "purchase_events": 0, "refund_events": 0}
+    if not shape.insert_id:
+        doc["mixpanel_cross_person_collisions"] = collisions[0]
+        doc["mixpanel_events_in_collisions"] = collisions[1]
+        doc["collisions_note"] = (
+            "groups of Mixpanel events equal in event, time and every property except the "
+            "identity fields (distinct_id, $device_id, $user_id), from different people; "
+            "a loader keeps every event of such a group"
+        )
+    if shape.mixpanel_timezone != "UTC":
+        doc["mixpanel_time"] = (
+            f"properties.time is local wall-clock seconds in {shape.mixpanel_timezone}; files "
+            "and summary partitions are named by the local day; every time in people.csv and "
+            "these totals are UTC"
+        )
+    if shape.invalid_email_share > 0:
+        emails = profile_emails(world)
+        issues = [issue for _, issue in emails.values()]
+        by_issue = {k: issues.count(k) for k in sorted(set(issues)) if k}
+        doc["emails"] = {
+            "profiles": len(emails),
+            "valid": issues.count(""),
+            "invalid": len(issues) - issues.count(""),
+            "invalid_share": round((len(issues) - issues.count("")) / max(len(issues), 1), 6),
+            "by_issue": by_issue,
+            "unicode_address": UNICODE_EMAIL,
+            "note": "people.csv email_valid / email_issue per person (by construction)",
+        }
+    if "event_names" in doc["options"]:  # type: ignore[operator]
+        doc["event_names"] = shape.event_name_map()
+    return doc
+
+
+def _write_truth(
+    folder: Path,
+    world: World,
+    summary: GenerationSummary,
+    ledger: _Ledger,
+    shape: dict[str, object] | None = None,
+) -> None:
     """params.json, people.csv, faults.csv, summary.json."""
     params = params_document(world, summary.faults)
     _write_json(folder / "params.json", params)
-    write_csv(folder / "people.csv", PEOPLE_COLUMNS, people_rows(world))
+    write_csv(folder / "people.csv", people_columns(world), people_rows(world))
     rows = sorted(ledger.faults, key=lambda r: cat.SOURCES.index(r[0]))  # stable: file order kept
     write_csv(folder / "faults.csv", ("source", "file", "line_number", "kind"), rows)
     stats = source_stats(world)
@@ -273,6 +464,8 @@ def _write_truth(folder: Path, world: World, summary: GenerationSummary, ledger:
         "partitions": ledger.partitions,
         "files": ledger.files,
     }
+    if shape is not None:
+        doc["shape"] = shape
     _write_json(folder / "summary.json", doc)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from sandbox import catalog as cat
 from sandbox.behaviour import NEVER, World
 from sandbox.faults import LINE_KINDS, terminated_early_probability
-from sandbox.writers import email
+from sandbox.writers import email, profile_emails
 
 MIXPANEL_SESSION_GAP_S = 30 * 60
 
@@ -53,6 +53,16 @@ PEOPLE_COLUMNS: tuple[str, ...] = (
     "first_purchase_at",
     "last_purchase_at",
 )
+EMAIL_COLUMNS: tuple[str, ...] = ("email_valid", "email_issue")
+"""Added to people.csv (after ``email``) when profiles carry invalid emails."""
+
+
+def people_columns(world: World) -> tuple[str, ...]:
+    """PEOPLE_COLUMNS, with EMAIL_COLUMNS after ``email`` when the shape has invalid emails."""
+    if world.shape.invalid_email_share <= 0:
+        return PEOPLE_COLUMNS
+    at = PEOPLE_COLUMNS.index("email") + 1
+    return PEOPLE_COLUMNS[:at] + EMAIL_COLUMNS + PEOPLE_COLUMNS[at:]
 
 
 def iso_ms(ms: np.ndarray) -> list[str]:
@@ -98,6 +108,7 @@ def source_stats(world: World) -> dict[str, dict[str, object]]:
     """Per source: people, sessions, orders, revenue, refunds, events by name, funnel visits."""
     e, o = world.events, world.orders
     sessions = {"mixpanel": mixpanel_sessions(world), "amplitude": amplitude_sessions(world)}
+    names = world.shape.event_names
     out: dict[str, dict[str, object]] = {}
     for s, name in enumerate(cat.SOURCES):
         sel = e.source == s
@@ -110,7 +121,7 @@ def source_stats(world: World) -> dict[str, dict[str, object]]:
         funnel = {"visits": int(len(np.unique(visits[visits >= 0])))}
         for step in cat.FUNNEL_STEPS:
             k = cat.EVENT_NAMES.index(step)
-            funnel[step] = int(len(np.unique(visits[code == k])))
+            funnel[names[k]] = int(len(np.unique(visits[code == k])))
         by_name = np.bincount(code, minlength=len(cat.EVENT_NAMES))
         stats: dict[str, object] = {
             "people": int(len(np.unique(e.person[sel]))),
@@ -122,9 +133,7 @@ def source_stats(world: World) -> dict[str, dict[str, object]]:
             "refunds": int(len(refunds)),
             "refunded": refunded / 100,
             "net_revenue": (revenue - refunded) / 100,
-            "events_by_name": {
-                n: int(c) for n, c in zip(cat.EVENT_NAMES, by_name.tolist(), strict=True)
-            },
+            "events_by_name": {n: int(c) for n, c in zip(names, by_name.tolist(), strict=True)},
             "funnel_visits": funnel,
         }
         if name == "mixpanel":
@@ -137,7 +146,8 @@ def source_stats(world: World) -> dict[str, dict[str, object]]:
 
 
 def people_rows(world: World) -> list[list[object]]:
-    """One row per person (PEOPLE_COLUMNS), including people whose events were never exported."""
+    """One row per person (:func:`people_columns`), including people whose events were never
+    exported. ``email`` is the profile's address when the person has a Mixpanel profile."""
     p, d, e, o = world.people, world.devices, world.events, world.orders
     n = len(p.acquired_ms)
     n_events = np.bincount(e.person, minlength=n)
@@ -177,6 +187,8 @@ def people_rows(world: World) -> list[list[object]]:
         "first_buy": iso_ms(first_buy),
         "last_buy": iso_ms(last_buy),
     }
+    profile = profile_emails(world)
+    with_validity = world.shape.invalid_email_share > 0
     rows: list[list[object]] = []
     for i in range(n):
         identified = bool(p.signup_ms[i] != NEVER)
@@ -187,11 +199,17 @@ def people_rows(world: World) -> list[list[object]]:
         campaign = int(p.campaign[i])
         place = cat.PLACES[int(p.place[i])]
         customer = bool(p.is_customer[i])
+        address, issue = profile.get(i, (email(first, last, number), ""))
+        address = address if identified else ""
+        validity: list[object] = []
+        if with_validity:
+            validity = [bool(address) and not issue, issue] if identified else ["", ""]
         rows.append(
             [
                 f"p{i + 1:07d}",
                 f"user-{number}" if identified else "",
-                email(first, last, number) if identified else "",
+                address,
+                *validity,
                 first if identified else "",
                 last if identified else "",
                 cols["acquired"][i],
@@ -301,6 +319,7 @@ def params_document(world: World, faults: float) -> dict[str, object]:
                 terminated_early_probability(faults) if faults else 0.0
             ),
         },
+        **({"shape": world.shape.to_json()} if world.shape.options() else {}),
         "all_parameters": as_json,
         "catalogue": world.catalogue.to_records(),
         "notes": {

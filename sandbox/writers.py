@@ -19,7 +19,9 @@ import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -76,6 +78,7 @@ class FileLines:
     time_text: list[str]  # Mixpanel: seconds as text; Amplitude: event_time text
     uuid: list[str] | None = None  # Amplitude only
     unmerged_ident: list[str | None] | None = None  # Mixpanel: identity before the ID merge
+    exact_duplicates: bool = False  # duplicates are always byte-identical copies
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -136,6 +139,8 @@ class FileLines:
         uuid but the same device_id + $insert_id.
         """
         line = self.lines[i]
+        if self.exact_duplicates:
+            return line
         if self.source == "mixpanel":
             alt = self.unmerged_ident[i] if self.unmerged_ident is not None else None
             return line.replace(self.ident[i], alt, 1) if alt else line
@@ -151,7 +156,7 @@ class _Fragments:
     def __init__(self, world: World) -> None:
         self.world = world
         people, orders, catalogue = world.people, world.orders, world.catalogue
-        self.name = _obj(_j(n) for n in cat.EVENT_NAMES)
+        self.name = _obj(_j(n) for n in world.shape.event_names)
         self.user_id = _obj(f"user-{u}" for u in people.user_number.tolist())
         self.product = _obj(
             f'"product_id":{_j(str(pid))},"category":{_j(cat.CATEGORIES[int(c)])},"price":{m}'
@@ -236,6 +241,13 @@ class MixpanelRenderer:
                 f'"$initial_referrer":{_j(ref)},"$initial_referring_domain":{_j(domain)}'
             )
         self.client = _obj(client)
+        e = world.events
+        self.seconds = e.time_ms // 1000
+        """Mixpanel ``properties.time`` per event: UTC seconds, or the project's local
+        wall-clock seconds when the project has a time zone (formats.md §1 Time)."""
+        if world.shape.mixpanel_timezone != "UTC":
+            mp = e.source == cat.MIXPANEL
+            self.seconds[mp] += utc_offsets(self.seconds[mp], world.shape.mixpanel_timezone)
         self.page = _obj(
             f',"page":{p},"$current_url":{_j(cat.SHOP_URL + json.loads(p))}' for p in f.page_path
         )
@@ -284,12 +296,16 @@ class MixpanelRenderer:
         )
         dev = np.where(server, "", self.device_id[device])
         uid = np.where(e.has_user_id[idx], self.user_id[person], "")
-        iid_part = '"$insert_id":"' + iid + '",'
+        if self.f.world.shape.insert_id:
+            iid_part = '"$insert_id":"' + iid + '",'
+        else:
+            iid = np.full(len(idx), "", dtype=object)
+            iid_part = iid
         ident = distinct + dev + uid + iid_part
         client = np.where(server, MIXPANEL_SERVER_LIB, self.client[device])
         custom = self.f.custom(idx, self.page, self.product, self.order, self.refund, self.method)
         utm = np.where(e.is_acquisition[idx], self.utm[person], "")
-        seconds = (e.time_ms[idx] // 1000).tolist()
+        seconds = self.seconds[idx].tolist()
         lines = [
             f'{{"event":{n},"properties":{{"time":{t},{i}"mp_processing_time_ms":{pm},'
             f'"$mp_api_timestamp_ms":{am},{c}{cu}{u}}}}}'
@@ -317,6 +333,7 @@ class MixpanelRenderer:
             insert_id=iid.tolist(),
             time_text=[str(s) for s in seconds],
             unmerged_ident=unmerged,
+            exact_duplicates=not self.f.world.shape.insert_id,
         )
 
 
@@ -409,6 +426,9 @@ class AmplitudeRenderer:
         uid = np.where(e.has_user_id[idx], self.user_id[person], "null")
         uuid = uuid4s(self.uuid_key, idx)
         iid = uuid4s(self.iid_key, idx)
+        with_iid = self.f.world.shape.insert_id
+        if not with_iid:
+            iid = np.full(len(idx), "", dtype=object)
         ident = (
             '"user_id":'
             + uid
@@ -418,9 +438,7 @@ class AmplitudeRenderer:
             + e.amplitude_id[idx].astype(str).astype(object)
             + ',"uuid":"'
             + uuid
-            + '","$insert_id":"'
-            + iid
-            + '",'
+            + ('","$insert_id":"' + iid + '",' if with_iid else '","$insert_id":null,')
         )
         event_time = amplitude_times(e.time_ms[idx])
         props = self.f.custom(
@@ -461,6 +479,7 @@ class AmplitudeRenderer:
             insert_id=iid.tolist(),
             time_text=event_time.tolist(),
             uuid=uuid.tolist(),
+            exact_duplicates=not with_iid,
         )
 
 
@@ -484,6 +503,8 @@ def write_amplitude_zip(
     gzip ``mtime=0`` and fixed zip entry dates keep the bytes identical for a seed. Members are
     stored uncompressed in the zip (they are gzip already), like the vendor's archives.
     """
+    if day[0] < 1980:  # the zip format has no earlier dates; the member names carry the day
+        day = (1980, 1, 1)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for name, hour, lines in members:
             info = zipfile.ZipInfo(name, date_time=(*day, hour, 0, 0))
@@ -512,6 +533,7 @@ def engage_pages(world: World, session_id: str) -> list[dict[str, object]]:
         persons = persons[np.argsort(user_ids, kind="stable")]
         created = iso_seconds(world.people.signup_ms[persons])
         seen = iso_seconds(last_seen[persons])
+    emails = profile_emails(world)
     results = []
     for k, person in enumerate(persons.tolist()):
         p = world.people
@@ -524,7 +546,7 @@ def engage_pages(world: World, session_id: str) -> list[dict[str, object]]:
                 "$distinct_id": f"user-{number}",
                 "$properties": {
                     "$created": str(created[k]),
-                    "$email": email(first, last, number),
+                    "$email": emails[person][0] if person in emails else email(first, last, number),
                     "$first_name": first,
                     "$last_name": last,
                     "$name": f"{first} {last}",
@@ -561,3 +583,89 @@ def email(first: str, last: str, number: int) -> str:
 def _ascii_slug(name: str) -> str:
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
+def utc_offsets(seconds: np.ndarray, timezone: str) -> np.ndarray:
+    """UTC offset in seconds of ``timezone`` at each epoch second (local = UTC + offset).
+
+    One zone lookup per 15-minute block; a block with a transition inside is looked up
+    per second."""
+    zone = ZoneInfo(timezone)
+    sec = np.asarray(seconds, dtype=np.int64)
+
+    def offset(s: int) -> int:
+        delta = datetime.fromtimestamp(s, UTC).astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    blocks, inverse = np.unique(sec // 900, return_inverse=True)
+    lo = np.array([offset(b * 900) for b in blocks.tolist()], dtype=np.int64)
+    hi = np.array([offset(b * 900 + 899) for b in blocks.tolist()], dtype=np.int64)
+    out = lo[inverse]
+    for i in np.flatnonzero((lo != hi)[inverse]).tolist():
+        out[i] = offset(int(sec[i]))
+    return out
+
+
+EMAIL_ISSUES: tuple[str, ...] = (
+    "missing_at",
+    "trailing_dot",
+    "space_inside",
+    "no_tld",
+    "trailing_newline",
+)
+"""How a profile email is made invalid (``--invalid-email-share``), in equal turns."""
+UNICODE_EMAIL = "üñîçødé@exämple.com"
+"""Exactly one profile gets this address when the invalid share is above zero."""
+
+
+def profile_emails(world: World) -> dict[int, tuple[str, str]]:
+    """Person index -> (email, issue) for the people with a Mixpanel profile.
+
+    ``issue`` is "" for a valid address, one of :data:`EMAIL_ISSUES` for the corrupted share
+    (``round(share x profiles)`` people), or "unicode" for the one non-ASCII address (valid
+    only for mail systems with SMTPUTF8 and IDN; HubSpot-style ASCII checks refuse it).
+    Validity is known by construction, never by parsing the result."""
+    e = world.events
+    persons = np.unique(e.person[(e.source == cat.MIXPANEL) & e.has_user_id]).tolist()
+    p = world.people
+    out = {
+        k: (
+            email(
+                cat.FIRST_NAMES[int(p.first_name[k])],
+                cat.LAST_NAMES[int(p.last_name[k])],
+                int(p.user_number[k]),
+            ),
+            "",
+        )
+        for k in persons
+    }
+    share = world.shape.invalid_email_share
+    if share <= 0 or not persons:
+        return out
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([world.seed, 0xE3A1])))
+    n_bad = min(len(persons) - 1, int(round(share * len(persons))))
+    chosen = rng.permutation(len(persons))
+    for turn, j in enumerate(chosen[:n_bad].tolist()):
+        k = persons[j]
+        issue = EMAIL_ISSUES[turn % len(EMAIL_ISSUES)]
+        out[k] = (_corrupt(out[k][0], issue), issue)
+    if len(chosen) > n_bad:
+        out[persons[int(chosen[n_bad])]] = (UNICODE_EMAIL, "unicode")
+    return out
+
+
+def _corrupt(address: str, issue: str) -> str:
+    """``first.last.123@example.com`` made invalid the way CRM data is."""
+    local, _, domain = address.partition("@")
+    if issue == "missing_at":
+        return f"{local}{domain}"  # first.last.123example.com
+    if issue == "trailing_dot":
+        return f"{address}."
+    if issue == "space_inside":
+        first, _, rest = local.partition(".")
+        return f"{first} {rest}@{domain}"
+    if issue == "no_tld":
+        return f"{local}@{domain.rsplit('.', 1)[0]}"
+    if issue == "trailing_newline":
+        return f"{address}\n"
+    raise ValueError(f"unknown email issue {issue!r}; expected one of {EMAIL_ISSUES}")
