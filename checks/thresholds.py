@@ -3,6 +3,9 @@
 Defaults suit the embedded setup and the synthetic data (``recur demo`` quarantines about 1% of
 lines); each can be overridden by an environment variable ``RECUR_CHECK_<FIELD>``, e.g.
 ``RECUR_CHECK_MAX_AUDIENCE_CHANGE=1.5`` to let an audience grow to 2.5 times its size once.
+The earliest accepted event day is the exception: the loader quarantines by the same day, so both
+read ``RECUR_EARLIEST_EVENT`` through :func:`sources.settings.earliest_event_from_env`
+(``RECUR_CHECK_EARLIEST_EVENT`` still works there, as a deprecated alias).
 
 >>> Thresholds.from_env({"RECUR_CHECK_MAX_QUARANTINE_RATE": "0.1"}).max_quarantine_rate
 0.1
@@ -15,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from checks.errors import ThresholdError
+from sources.settings import earliest_event_from_env
 
 ENV_PREFIX = "RECUR_CHECK_"
 
@@ -23,7 +27,7 @@ ENV_PREFIX = "RECUR_CHECK_"
 class Thresholds:
     """Bounds of the suites. Rates are shares (0.05 = 5%)."""
 
-    #: Raw events: timestamps from this day on ...
+    #: Raw events: timestamps from this day on (``RECUR_EARLIEST_EVENT``, shared with the loader)
     earliest_event: date = date(2000, 1, 1)
     #: ... up to now plus this many hours (clocks of devices run ahead; 2099 does not).
     future_tolerance_hours: float = 24.0
@@ -42,6 +46,10 @@ class Thresholds:
     #: +50%), checked only when that size was at least ``min_previous_audience``.
     max_audience_change: float = 0.50
     min_previous_audience: int = 20
+    #: Syncs that send emails (an email match key or mapped email field): blocked when more than
+    #: this share of the audience's members have an address the sync would hold back (missing or
+    #: not valid by syncs/emails.py); below it the valid rows sync and the rest are held back.
+    max_invalid_email_share: float = 0.05
     #: Freshness of the ingest assets and core marts: the last update at most this long ago.
     freshness_hours: float = 36.0
     #: Failing rows shown per failed expectation.
@@ -49,9 +57,12 @@ class Thresholds:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Thresholds:
-        """The defaults, with every ``RECUR_CHECK_<FIELD>`` set in ``environ`` applied."""
-        values: dict[str, object] = {}
+        """The defaults, with every ``RECUR_CHECK_<FIELD>`` set in ``environ`` applied, and
+        ``earliest_event`` from ``RECUR_EARLIEST_EVENT``."""
+        values: dict[str, object] = {"earliest_event": earliest_event_from_env(environ)}
         for f in fields(cls):
+            if f.name == "earliest_event":
+                continue
             name = ENV_PREFIX + f.name.upper()
             raw = environ.get(name)
             if raw is None or raw.strip() == "":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sources import validation
 from sources.errors import UnreadableFileError
+from sources.settings import IngestSettings
 
 SOURCE = "amplitude"
 TABLE = "raw.amplitude_events"
@@ -77,9 +78,11 @@ def _bigint(field: str) -> str:
     return f"try_cast(r.{field} ->> '$' as bigint)"
 
 
-def parse_sql() -> str:
-    """SQL creating ``_parsed`` from ``_lines``: typed columns plus a ``reason`` for bad lines."""
-    return f"""
+def parse_sql(settings: IngestSettings) -> tuple[str, dict[str, object]]:
+    """SQL creating ``_parsed`` from ``_lines`` (typed columns plus a ``reason`` for bad lines),
+    and its bound parameters. Amplitude's times are UTC already."""
+    return (
+        f"""
     create or replace temp table _parsed as
     with rec as (
         select file, partition, line_number, line, try(from_json(line, '{_SPEC}')) as r
@@ -139,7 +142,9 @@ def parse_sql() -> str:
            os_name, os_version, device_family, device_type, country, region, city, language,
            library, version_name, paying
     from checked
-    """
+    """,
+        validation.parameters(settings.earliest_event),
+    )
 
 
 def duplicate_sql() -> str:

@@ -36,3 +36,7 @@ class IncompleteExportError(ExportAPIError):
 
 class RateLimitedError(ExportAPIError):
     """The API kept answering HTTP 429 (or asked for too long a wait) until retries ran out."""
+
+
+class SettingError(SourceError, ValueError):
+    """An ingestion setting (``RECUR_EARLIEST_EVENT``, ``RECUR_MIXPANEL_TIMEZONE``) is invalid."""

@@ -25,6 +25,7 @@ import duckdb
 
 from sources import amplitude, layout, lines, mixpanel
 from sources.errors import SourceError
+from sources.settings import IngestSettings
 
 SOURCES: dict[str, ModuleType] = {mixpanel.SOURCE: mixpanel, amplitude.SOURCE: amplitude}
 
@@ -105,9 +106,10 @@ def load_partition(
     day: date,
     *,
     force: bool = False,
+    settings: IngestSettings | None = None,
 ) -> PartitionLoad:
     """Load (or re-load) every export file of ``source`` for ``day``; skip it when unchanged."""
-    return load_days(con, exports, source, [day], force=force)[0]
+    return load_days(con, exports, source, [day], force=force, settings=settings)[0]
 
 
 def load_days(
@@ -118,14 +120,19 @@ def load_days(
     *,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    settings: IngestSettings | None = None,
 ) -> list[PartitionLoad]:
     """Load (or re-load) the export days ``days`` of ``source``; unchanged days are skipped.
 
     ``progress(done, total)`` is called with the days done so far, after each batch.
+    ``settings`` (the earliest accepted day, the Mixpanel project's time zone) default to
+    ``IngestSettings()``; callers read them from the environment with ``IngestSettings.from_env``.
+    Changing them does not re-load days already loaded: pass ``force=True`` for that.
 
     ``con`` must be a writable warehouse connection with the raw schema in place. Days are read,
     validated and de-duplicated in batches; each batch replaces its days in one transaction.
     """
+    settings = settings or IngestSettings()
     all_files = layout.export_files(exports, source)
     results: dict[date, PartitionLoad] = {}
     batch: list[tuple[date, list[layout.ExportFile], set[tuple[str, str]]]] = []
@@ -143,12 +150,12 @@ def load_days(
             for f in files
         )
         if batch_bytes >= BATCH_BYTES:
-            results.update(_load_batch(con, source, batch))
+            results.update(_load_batch(con, source, batch, settings))
             batch, batch_bytes = [], 0
             if progress and len(results) < len(days):
                 progress(len(results), len(days))
     if batch:
-        results.update(_load_batch(con, source, batch))
+        results.update(_load_batch(con, source, batch, settings))
     if progress:
         progress(len(days), len(days))
     return [results[day] for day in days]
@@ -158,6 +165,7 @@ def _load_batch(
     con: duckdb.DuckDBPyConnection,
     source: str,
     batch: list[tuple[date, list[layout.ExportFile], set[tuple[str, str]]]],
+    settings: IngestSettings,
 ) -> dict[date, PartitionLoad]:
     started = time.perf_counter()
     module = SOURCES[source]
@@ -178,7 +186,7 @@ def _load_batch(
         counts = {
             name: FileCounts(name, lines_read=n) for name, n in lines.read(con, to_read).items()
         }
-    con.execute(module.parse_sql())
+    con.execute(*module.parse_sql(settings))
     # Duplicates are few: find the keys held by more than one valid row on a narrow projection,
     # then rank only the rows holding them and keep the rest by anti-join, so the wide rows are
     # never sorted or windowed (this halves the load time of a 1M-event day).

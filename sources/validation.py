@@ -2,12 +2,17 @@
 
 Reasons are written for a person reading ``raw.quarantine``: what is wrong and, where it helps, what
 to do about it.
+
+The earliest accepted day is a setting (``RECUR_EARLIEST_EVENT``, :mod:`sources.settings`); it
+reaches the SQL as the bound parameter ``$earliest`` (a DATE), never as text.
 """
 
 from __future__ import annotations
 
-EARLIEST = "2000-01-01"
-EARLIEST_EPOCH = 946684800
+from datetime import date
+
+#: The bound parameter holding the earliest accepted day; see :func:`parameters`.
+EARLIEST = "$earliest"
 # An event may be stamped up to a day after its export day (late uploads, clock skew); beyond that
 # the device clock is wrong and the event would sit in the future of every report.
 FUTURE_TOLERANCE_DAYS = 1
@@ -29,18 +34,27 @@ def unparsed_reason(line: str) -> str:
     end"""
 
 
-def time_reasons(seconds: str) -> str:
-    """``when`` branches for event times (``seconds`` since the epoch) outside the plausible range
-    for the row's export day (the ``partition`` column)."""
-    limit = f"epoch(partition + interval {FUTURE_TOLERANCE_DAYS + 1} day)"
+def parameters(earliest: date) -> dict[str, object]:
+    """The bound parameters :func:`time_reasons` refers to."""
+    return {EARLIEST[1:]: earliest}
+
+
+def time_reasons(seconds: str, export_end: str = "(partition + interval 1 day)") -> str:
+    """``when`` branches for event times (``seconds`` since the epoch, UTC) outside the plausible
+    range: before the earliest accepted day (the ``$earliest`` parameter, 00:00 UTC), or more than
+    the tolerance after ``export_end``, the UTC end of the row's export day (the ``partition``
+    column; a source whose days are not UTC days passes its own)."""
+    limit = f"epoch({export_end} + interval {FUTURE_TOLERANCE_DAYS} day)"
     shown = (
         f"case when {seconds} between -6e10 and 2.5e11 "
         f"then strftime(make_timestamp(({seconds} * 1e6)::bigint), '%Y-%m-%d %H:%M:%S') "
         f"else {seconds}::varchar end"
     )
     return f"""
-        when {seconds} < {EARLIEST_EPOCH}
-            then 'event time ' || {shown} || ' is before {EARLIEST}'
+        when {seconds} < epoch({EARLIEST}::date)
+            then 'event time ' || {shown} || ' is before '
+                 || strftime({EARLIEST}::date, '%Y-%m-%d')
+                 || ' (the earliest accepted day, RECUR_EARLIEST_EVENT)'
         when {seconds} >= {limit}
             then 'event time ' || {shown} || ' is in the future of its export day '
                  || strftime(partition, '%Y-%m-%d')

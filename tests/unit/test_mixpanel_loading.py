@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime
 
 import pytest
 
+from sources import loader
 from sources.loader import load_partition
+from sources.settings import IngestSettings
 from tests.conftest import mixpanel_line, write_mixpanel_day
 
 DAY = date(2026, 1, 1)
@@ -145,8 +148,10 @@ def test_duplicates_follow_mixpanels_rule_even_when_distinct_id_changed(warehous
             mixpanel_line("A", T, **remerged),  # same event after an ID merge: duplicate
             mixpanel_line("B", T, **first),  # other event name: not a duplicate
             mixpanel_line("A", T + 1, **first),  # other time: not a duplicate
-            mixpanel_line("A", T, distinct_id="u9"),  # no $insert_id: hashed properties
-            mixpanel_line("A", T, distinct_id="u8"),  # ... which ignore identity: duplicate
+            # No $insert_id: hashed properties and the person ($device_id, $user_id) ...
+            mixpanel_line("A", T, distinct_id="$device:d9", **{"$device_id": "d9"}),
+            # ... which an ID merge does not rewrite: the same event, re-exported, is a duplicate
+            mixpanel_line("A", T, distinct_id="u9", **{"$device_id": "d9"}),
             mixpanel_line("A", T, distinct_id="u8", plan="pro"),  # other properties: not one
         ],
     )
@@ -156,6 +161,30 @@ def test_duplicates_follow_mixpanels_rule_even_when_distinct_id_changed(warehous
         "select line_number from raw.mixpanel_events order by line_number"
     ).fetchall()
     assert [n for (n,) in kept] == [1, 3, 4, 5, 7]
+
+
+def test_without_insert_id_two_people_are_never_one_event(warehouse, tmp_path):
+    """Issue 11, item 8: the fallback key holds the person, so only one person's copies merge."""
+    same = {"plan": "pro", "mp_lib": "web"}
+    write_mixpanel_day(
+        tmp_path,
+        "2026-01-01",
+        [
+            mixpanel_line("Purchase", T, distinct_id="alice", **same),
+            mixpanel_line("Purchase", T, distinct_id="bob", **same),  # another person: kept
+            mixpanel_line("Purchase", T, distinct_id="bob", **same),  # bob's exact copy
+            # Same device, different signed-in users: two people.
+            mixpanel_line("Buy", T, distinct_id="u1", **{"$device_id": "d", "$user_id": "u1"}),
+            mixpanel_line("Buy", T, distinct_id="u2", **{"$device_id": "d", "$user_id": "u2"}),
+        ],
+    )
+    result = load_partition(warehouse, tmp_path, "mixpanel", DAY)
+    assert (result.lines_read, result.loaded, result.duplicates) == (5, 4, 1)
+    assert ledger(warehouse) == [("mixpanel/2026-01-01.jsonl", 5, 4, 1, 0)]
+    people = warehouse.execute(
+        "select distinct_id, count(*) from raw.mixpanel_events group by 1 order by 1"
+    ).fetchall()
+    assert people == [("alice", 1), ("bob", 1), ("u1", 1), ("u2", 1)]
 
 
 def test_the_copy_processed_first_is_kept(warehouse, tmp_path):
@@ -273,3 +302,165 @@ def test_property_bags_are_stored_with_zstd(warehouse, tmp_path):
         ).fetchall()
     }
     assert methods == {"ZSTD"}
+
+
+# -- the earliest accepted day (issue 11, item 5) ----------------------------------------------
+
+
+def local_seconds(*wall_clock: int) -> int:
+    """``properties.time`` of a wall-clock time as Mixpanel stores it: the local time's numbers
+    read as if they were UTC."""
+    return calendar.timegm(datetime(*wall_clock).timetuple())
+
+
+def test_an_event_from_1997_is_quarantined_by_default_with_the_earliest_day(warehouse, tmp_path):
+    write_mixpanel_day(
+        tmp_path,
+        "1997-06-01",
+        [mixpanel_line("Purchase", local_seconds(1997, 6, 1, 12), distinct_id="u1")],
+    )
+    result = load_partition(warehouse, tmp_path, "mixpanel", date(1997, 6, 1))
+    assert (result.loaded, result.quarantined) == (0, 1)
+    assert quarantine(warehouse) == {
+        1: "event time 1997-06-01 12:00:00 is before 2000-01-01 "
+        "(the earliest accepted day, RECUR_EARLIEST_EVENT)"
+    }
+
+
+def test_an_event_from_1997_loads_when_the_earliest_day_is_1990(warehouse, tmp_path):
+    write_mixpanel_day(
+        tmp_path,
+        "1997-06-01",
+        [
+            mixpanel_line("Purchase", local_seconds(1997, 6, 1, 12), distinct_id="u1"),
+            mixpanel_line("Purchase", local_seconds(1989, 12, 31, 23), distinct_id="u2"),
+        ],
+    )
+    settings = IngestSettings.from_env({"RECUR_EARLIEST_EVENT": "1990-01-01"})
+    result = load_partition(warehouse, tmp_path, "mixpanel", date(1997, 6, 1), settings=settings)
+    assert (result.loaded, result.quarantined) == (1, 1)
+    assert warehouse.execute(
+        "select distinct_id, event_at from raw.mixpanel_events"
+    ).fetchall() == [("u1", datetime(1997, 6, 1, 12))]
+    assert quarantine(warehouse)[2].startswith(
+        "event time 1989-12-31 23:00:00 is before 1990-01-01"
+    )
+
+
+# -- the project's time zone (issue 11, item 9) ------------------------------------------------
+
+LOS_ANGELES = IngestSettings(mixpanel_timezone="America/Los_Angeles")
+
+
+def event_times(con) -> dict[str, tuple[date, datetime]]:
+    rows = con.execute("select distinct_id, partition, event_at from raw.mixpanel_events")
+    return {who: (day, at) for who, day, at in rows.fetchall()}
+
+
+def test_local_times_of_a_los_angeles_project_are_converted_to_utc(warehouse, tmp_path):
+    march, january = date(2021, 3, 14), date(2021, 1, 14)
+    write_mixpanel_day(
+        tmp_path,
+        "2021-03-14",
+        [
+            mixpanel_line(time=local_seconds(2021, 3, 14, 23, 30), distinct_id="pdt"),
+            # Milliseconds are local too.
+            mixpanel_line(time=local_seconds(2021, 3, 14, 12) * 1000 + 250, distinct_id="ms"),
+        ],
+    )
+    write_mixpanel_day(
+        tmp_path,
+        "2021-01-14",
+        [mixpanel_line(time=local_seconds(2021, 1, 14, 23, 30), distinct_id="pst")],
+    )
+    loaded = loader.load_days(
+        warehouse, tmp_path, "mixpanel", [january, march], settings=LOS_ANGELES
+    )
+    assert [(r.loaded, r.quarantined) for r in loaded] == [(1, 0), (2, 0)]
+    # The export day stays the file's (project-local) day; event_at is UTC and may fall on the
+    # next UTC day.
+    assert event_times(warehouse) == {
+        "pdt": (march, datetime(2021, 3, 15, 6, 30)),  # PDT, UTC-7
+        "ms": (march, datetime(2021, 3, 14, 19, 0, 0, 250000)),
+        "pst": (january, datetime(2021, 1, 15, 7, 30)),  # PST, UTC-8
+    }
+
+
+def test_utc_is_the_default_and_times_are_kept_as_they_are(warehouse, tmp_path):
+    write_mixpanel_day(
+        tmp_path,
+        "2021-03-14",
+        [mixpanel_line(time=local_seconds(2021, 3, 14, 23, 30), distinct_id="u")],
+    )
+    load_partition(warehouse, tmp_path, "mixpanel", date(2021, 3, 14))
+    assert event_times(warehouse)["u"][1] == datetime(2021, 3, 14, 23, 30)
+
+
+def test_wall_clock_times_at_dst_changes_are_converted_not_dropped(warehouse, tmp_path):
+    write_mixpanel_day(
+        tmp_path,
+        "2021-03-14",
+        [
+            mixpanel_line(time=local_seconds(2021, 3, 14, 1, 59, 59), distinct_id="before-gap"),
+            # 02:00-03:00 does not exist that night: read with the offset before the change.
+            mixpanel_line(time=local_seconds(2021, 3, 14, 2, 30), distinct_id="in-gap"),
+            mixpanel_line(time=local_seconds(2021, 3, 14, 3, 30), distinct_id="after-gap"),
+        ],
+    )
+    write_mixpanel_day(
+        tmp_path,
+        "2021-11-07",
+        [
+            mixpanel_line(time=local_seconds(2021, 11, 7, 0, 30), distinct_id="before-overlap"),
+            # 01:00-02:00 happens twice: read as the second time, in standard time (UTC-8).
+            mixpanel_line(time=local_seconds(2021, 11, 7, 1, 30), distinct_id="in-overlap"),
+            mixpanel_line(time=local_seconds(2021, 11, 7, 2, 30), distinct_id="after-overlap"),
+        ],
+    )
+    days = [date(2021, 3, 14), date(2021, 11, 7)]
+    loaded = loader.load_days(warehouse, tmp_path, "mixpanel", days, settings=LOS_ANGELES)
+    assert [(r.lines_read, r.loaded) for r in loaded] == [(3, 3), (3, 3)]
+    assert {who: at for who, (_, at) in event_times(warehouse).items()} == {
+        "before-gap": datetime(2021, 3, 14, 9, 59, 59),
+        "in-gap": datetime(2021, 3, 14, 10, 30),
+        "after-gap": datetime(2021, 3, 14, 10, 30),
+        "before-overlap": datetime(2021, 11, 7, 7, 30),
+        "in-overlap": datetime(2021, 11, 7, 9, 30),
+        "after-overlap": datetime(2021, 11, 7, 10, 30),
+    }
+
+
+def test_quarantine_rules_judge_the_converted_utc_time(warehouse, tmp_path):
+    # Tokyo is UTC+9: local 2000-01-01 05:00 is 1999-12-31 20:00 UTC, before the earliest day.
+    # Los Angeles is UTC-8: local 1999-12-31 20:00 is 2000-01-01 04:00 UTC, accepted.
+    write_mixpanel_day(
+        tmp_path,
+        "2000-01-01",
+        [
+            mixpanel_line(time=local_seconds(2000, 1, 1, 5), distinct_id="early"),
+            mixpanel_line(time=local_seconds(2000, 1, 1, 12), distinct_id="fine"),
+            # The export day 2000-01-01 ends at local midnight (2000-01-01 15:00 UTC); a day of
+            # tolerance later is 2000-01-02 15:00 UTC.
+            mixpanel_line(time=local_seconds(2000, 1, 3, 0, 15), distinct_id="ahead"),
+        ],
+    )
+    tokyo = IngestSettings(mixpanel_timezone="Asia/Tokyo")
+    result = load_partition(warehouse, tmp_path, "mixpanel", date(2000, 1, 1), settings=tokyo)
+    assert (result.loaded, result.quarantined) == (1, 2)
+    assert quarantine(warehouse) == {
+        1: "event time 1999-12-31 20:00:00 is before 2000-01-01 "
+        "(the earliest accepted day, RECUR_EARLIEST_EVENT)",
+        3: "event time 2000-01-02 15:15:00 is in the future of its export day 2000-01-01",
+    }
+    assert event_times(warehouse)["fine"][1] == datetime(2000, 1, 1, 3)
+
+    write_mixpanel_day(
+        tmp_path,
+        "1999-12-31",
+        [mixpanel_line(time=local_seconds(1999, 12, 31, 20), distinct_id="la")],
+    )
+    result = load_partition(
+        warehouse, tmp_path, "mixpanel", date(1999, 12, 31), settings=LOS_ANGELES
+    )
+    assert (result.loaded, result.quarantined) == (1, 0)
+    assert event_times(warehouse)["la"] == (date(1999, 12, 31), datetime(2000, 1, 1, 4))
