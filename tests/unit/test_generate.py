@@ -579,3 +579,289 @@ def test_returned_summary_describes_what_was_written(tmp_path: Path) -> None:
         assert s.faulty_lines[source] == t["quarantinable"] > 0
     assert s.people == truth["people"]["with_events"] == USERS
     assert s.to_dict(deterministic=True) == truth["generation"]
+
+
+# --- shapes: options of `recur generate` beyond size and seed -------------------------------
+
+IDENTITY = ("distinct_id", "$device_id", "$user_id", "$insert_id")
+
+
+def params(out: Path) -> dict:
+    return json.loads((out / "truth" / "params.json").read_text(encoding="utf-8"))
+
+
+def event_name(rec: dict) -> str:
+    return rec.get("event", rec.get("event_type"))
+
+
+def test_default_shape_writes_no_shape_truth(clean: Path) -> None:
+    assert "shape" not in params(clean) and "shape" not in summary(clean)
+    assert "email_valid" not in people(clean)[0]
+
+
+def test_no_revenue_has_no_purchases_refunds_or_revenue(tmp_path: Path) -> None:
+    s = generate(tmp_path, users=300, days=10, seed=5, faults=0.02, revenue=False)
+    for name, raw in files_of(tmp_path).items():
+        assert b"Purchase" not in raw and b"Refund" not in raw, name
+        assert b'"revenue"' not in raw and b'"$revenue"' not in raw, name
+    names = {
+        event_name(r) for src in ("mixpanel", "amplitude") for r in clean_records(tmp_path, src)
+    }
+    assert names == {
+        "Page Viewed",
+        "View Item",
+        "Add To Cart",
+        "Checkout Started",
+        "Sign Up",
+        "Logged In",
+    }
+    truth = summary(tmp_path)
+    assert truth["totals"]["orders"] == 0 and truth["totals"]["revenue"] == 0.0
+    assert truth["totals"]["refunded"] == 0.0 and truth["people"]["customers"] == 0
+    assert truth["shape"]["revenue"] == {"orders": 0, "revenue": 0.0, "purchase_events": 0,
+                                         "refund_events": 0}  # fmt: skip
+    rows = people(tmp_path)
+    assert all(r["purchases"] == "0" and r["revenue"] == "0.00" for r in rows)
+    assert all(r["is_customer"] == "False" for r in rows)
+    assert 0.55 < sum(bool(r["user_id"]) for r in rows) / len(rows) < 0.85  # people still sign up
+    assert params(tmp_path)["shape"]["revenue"] is False and s.shape == {"revenue": False}
+    assert s.describe_shape().startswith("no revenue")
+
+
+def test_one_week_store_has_first_purchases_and_few_repeat_buyers(tmp_path: Path) -> None:
+    generate(tmp_path, users=800, days=7, seed=11)
+    assert sorted(p.name for p in (tmp_path / "mixpanel").glob("*.jsonl")) == [
+        f"2026-01-0{d}.jsonl" for d in range(1, 8)
+    ]
+    rows = people(tmp_path)
+    purchases = Counter(int(r["purchases"]) for r in rows)
+    buyers = sum(n for k, n in purchases.items() if k > 0)
+    repeat = sum(n for k, n in purchases.items() if k > 1)
+    assert purchases[1] >= 20 and repeat <= 0.25 * buyers, purchases
+    s = summary(tmp_path)
+    assert s["totals"]["orders"] == sum(int(r["purchases"]) for r in rows)
+    assert s["people"]["customers"] == buyers
+    assert s["totals"]["revenue"] == pytest.approx(sum(float(r["revenue"]) for r in rows))
+    for r in rows:
+        if int(r["purchases"]):
+            assert "2026-01-01" <= r["first_purchase_at"] <= r["last_purchase_at"] < "2026-01-08"
+    counted = Counter(
+        rec["properties"]["$user_id"]
+        for rec in clean_records(tmp_path, "mixpanel")
+        if rec["event"] == "Purchase"
+    ) + Counter(rec["user_id"] for rec in clean_records(tmp_path, "amplitude")
+                if rec["event_type"] == "Purchase")  # fmt: skip
+    assert counted == Counter(
+        {r["user_id"]: int(r["purchases"]) for r in rows if int(r["purchases"])}
+    )
+
+
+def test_no_insert_id_keeps_exact_duplicates_and_cross_person_twins(tmp_path: Path) -> None:
+    s = generate(tmp_path, users=USERS, days=DAYS, seed=SEED, faults=RATE, insert_id=False)
+    files, faults = files_of(tmp_path), faults_of(tmp_path)
+    person_of_device = {
+        d: row["person_id"] for row in people(tmp_path) for d in row["device_ids"].split(";") if d
+    }
+    person_of_user = {r["user_id"]: r["person_id"] for r in people(tmp_path) if r["user_id"]}
+    groups: dict[str, set[str]] = defaultdict(set)
+    for name, raw in files.items():
+        lines = physical_lines(raw)
+        if name.startswith("mixpanel"):
+            assert b"$insert_id" not in raw, name
+        for number, kind in faults[name].items():
+            if kind == "duplicate":  # an exact copy of an earlier line
+                assert lines[number - 1] in lines[: number - 1], (name, number)
+        for n, line in enumerate(lines, start=1):
+            if n in faults[name] or not name.startswith("mixpanel"):
+                if n not in faults[name]:
+                    assert json.loads(line)["$insert_id"] is None
+                continue
+            rec = json.loads(line)
+            p = rec["properties"]
+            person = person_of_device.get(p.get("$device_id")) or person_of_user[p["distinct_id"]]
+            rest = {k: v for k, v in p.items() if k not in IDENTITY}
+            groups[json.dumps([rec["event"], rest], sort_keys=True)].add(person)
+    twins = [g for g in groups.values() if len(g) > 1]
+    truth = summary(tmp_path)["shape"]
+    assert len(twins) == truth["mixpanel_cross_person_collisions"] >= 3
+    assert sum(len(g) for g in twins) == truth["mixpanel_events_in_collisions"]
+    assert all(len(g) == 2 for g in twins)
+    mp = summary(tmp_path)["sources"]["mixpanel"]
+    assert len(clean_records(tmp_path, "mixpanel")) - mp["duplicates"] == mp["unique_events"]
+    assert s.duplicates["mixpanel"] > 0 and s.duplicates["amplitude"] > 0
+    # the twins are clean events of both people: the truth counts them
+    rows = people(tmp_path)
+    assert sum(int(r["events"]) for r in rows) == sum(s.unique_events.values())
+
+
+def test_mixpanel_time_zone_writes_local_seconds_and_local_day_files(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    tz = "America/New_York"  # 2026-03-08: clocks go from UTC-5 to UTC-4
+    utc, local = tmp_path / "utc", tmp_path / "local"
+    kw = dict(users=200, days=4, seed=4, start=date(2026, 3, 6))
+    generate(utc, **kw)
+    s = generate(local, mixpanel_timezone=tz, **kw)
+    utc_time = {r["properties"]["$insert_id"]: r["properties"]["time"]
+                for r in clean_records(utc, "mixpanel")}  # fmt: skip
+    offsets = Counter()
+    for name, raw in files_of(local).items():
+        if not name.startswith("mixpanel"):
+            continue
+        for line in physical_lines(raw):
+            p = json.loads(line)["properties"]
+            t = utc_time.pop(p["$insert_id"])
+            expected = datetime.fromtimestamp(t, UTC).astimezone(ZoneInfo(tz)).utcoffset()
+            assert p["time"] - t == expected.total_seconds()  # type: ignore[union-attr]
+            offsets[p["time"] - t] += 1
+            assert datetime.fromtimestamp(p["time"], UTC).date().isoformat() == name[9:19]
+    assert not utc_time and set(offsets) == {-5 * 3600, -4 * 3600}
+    first = json.loads(physical_lines(files_of(local)["mixpanel/2026-03-05.jsonl"])[0])
+    assert first["properties"]["time"] < 1772755200  # 2026-03-06 00:00 UTC, a local 2026-03-05
+    # Amplitude and all truth about people stay in UTC
+    for name, raw in files_of(utc).items():
+        if name.startswith("amplitude"):
+            assert files_of(local)[name] == raw
+    assert (utc / "truth" / "people.csv").read_bytes() == (
+        local / "truth" / "people.csv"
+    ).read_bytes()
+    assert summary(local)["totals"] == summary(utc)["totals"]
+    assert params(local)["shape"]["mixpanel_timezone"] == tz and s.shape == {
+        "mixpanel_timezone": tz
+    }
+    with pytest.raises(ValueError, match="IANA"):
+        generate(tmp_path / "bad", users=10, days=1, mixpanel_timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize("start", [date(1997, 1, 1), date(1970, 1, 1)])
+def test_historical_dates_work_in_every_writer(tmp_path: Path, start: date) -> None:
+    generate(tmp_path, users=150, days=3, seed=6, faults=0.05, start=start)
+    days = [date.fromordinal(start.toordinal() + k).isoformat() for k in range(3)]
+    assert sorted(p.name for p in (tmp_path / "mixpanel").glob("*.jsonl")) == [
+        f"{d}.jsonl" for d in days
+    ]
+    assert sorted(p.name for p in (tmp_path / "amplitude").glob("*.zip")) == [
+        f"187520_{d}.zip" for d in days
+    ]
+    lo = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
+    hi = lo + 3 * 86_400
+    for rec in clean_records(tmp_path, "mixpanel"):
+        assert lo <= rec["properties"]["time"] < hi
+    for rec in clean_records(tmp_path, "amplitude"):
+        assert AMP_TIME.match(rec["event_time"]) and days[0] <= rec["event_time"][:10] <= days[-1]
+        assert lo * 1000 <= rec["session_id"] < hi * 1000 or rec["session_id"] == -1
+    files = files_of(tmp_path)
+    ancient = 0
+    for name, found in faults_of(tmp_path).items():
+        for number, kind in found.items():
+            if kind == "ancient_timestamp":
+                rec = json.loads(physical_lines(files[name])[number - 1])
+                t = (
+                    rec["properties"]["time"]
+                    if "properties" in rec
+                    else _ms(rec["event_time"]) // 1000
+                )
+                assert t < lo
+                ancient += 1
+    assert ancient > 0
+    for row in people(tmp_path):
+        assert days[0] <= row["first_seen_at"][:10] <= days[-1]
+    pages = json.loads((tmp_path / "mixpanel" / "profiles" / "page-0000.json").read_text("utf-8"))
+    assert all(days[0] <= r["$properties"]["$created"][:10] <= days[-1] for r in pages["results"])
+    with pytest.raises(ValueError, match="1970"):
+        generate(tmp_path, users=10, days=1, start=date(1969, 12, 31))
+
+
+def test_invalid_email_share_is_recorded_per_person(tmp_path: Path) -> None:
+    share = 0.1
+    generate(tmp_path, users=800, days=5, seed=9, invalid_email_share=share)
+    pages = sorted((tmp_path / "mixpanel" / "profiles").iterdir())
+    profiles = {
+        r["$distinct_id"]: r["$properties"]["$email"]
+        for page in pages
+        for r in json.loads(page.read_text(encoding="utf-8"))["results"]
+    }
+    rows = {r["user_id"]: r for r in people(tmp_path) if r["user_id"]}
+    shapes = {
+        "missing_at": lambda e: "@" not in e,
+        "trailing_dot": lambda e: e.endswith(".com."),
+        "space_inside": lambda e: " " in e,
+        "no_tld": lambda e: re.match(r"^[a-z0-9.]+@example$", e) is not None,
+        "trailing_newline": lambda e: e.endswith("@example.com\n"),
+        "unicode": lambda e: e == "üñîçødé@exämple.com",
+        "": lambda e: re.match(r"^[a-z0-9]+\.[a-z0-9]+\.\d+@example\.com$", e) is not None,
+    }
+    issues = Counter()
+    for user_id, address in profiles.items():
+        row = rows[user_id]
+        assert row["email"] == address
+        assert row["email_valid"] == str(row["email_issue"] == "")
+        assert shapes[row["email_issue"]](address), (row["email_issue"], address)
+        issues[row["email_issue"]] += 1
+    corrupted = sum(n for k, n in issues.items() if k not in ("", "unicode"))
+    assert issues["unicode"] == 1
+    assert abs(corrupted / len(profiles) - share) < 0.01
+    assert {k for k in issues if k not in ("", "unicode")} == set(shapes) - {"", "unicode"}
+    truth = summary(tmp_path)["shape"]["emails"]
+    assert truth["invalid"] == corrupted + 1 and truth["profiles"] == len(profiles)
+    assert truth["by_issue"] == {k: n for k, n in issues.items() if k}
+    # people without a profile (app-only sign-ups) keep a valid address
+    assert all(r["email_valid"] == "True" for u, r in rows.items() if u not in profiles)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        generate(tmp_path, users=10, days=1, invalid_email_share=1.5)
+
+
+NAMES = ("View Item=product_view,Add To Cart=add_to_cart,Checkout Started=checkout,"
+         "Purchase=purchase,Sign Up=sign_up")  # fmt: skip
+
+
+def test_event_names_of_the_users_choosing(clean: Path, tmp_path: Path) -> None:
+    from sandbox.generate import parse_event_names
+
+    mapping = parse_event_names(NAMES)
+    assert mapping["Checkout Started"] == "checkout" and len(mapping) == 5
+    s = generate(tmp_path, users=USERS, days=DAYS, seed=SEED, event_names=mapping)
+    full = {n: mapping.get(n, n) for n in ("Page Viewed", "View Item", "Add To Cart",
+            "Checkout Started", "Purchase", "Sign Up", "Logged In", "Refund")}  # fmt: skip
+    for source in ("mixpanel", "amplitude"):
+        ours = Counter(event_name(r) for r in clean_records(tmp_path, source))
+        theirs = Counter(full[event_name(r)] for r in clean_records(clean, source))
+        assert ours == theirs and not set(ours) & set(mapping), source
+        by_name = summary(tmp_path)["sources"][source]["events_by_name"]
+        assert {k: v for k, v in by_name.items() if v} == dict(ours)
+        assert set(summary(tmp_path)["sources"][source]["funnel_visits"]) == {
+            "visits", "product_view", "add_to_cart", "checkout", "purchase"}  # fmt: skip
+    assert (
+        params(tmp_path)["shape"]["event_names"]
+        == full
+        == summary(tmp_path)["shape"]["event_names"]
+    )
+    assert s.shape == {"event_names": full}
+    assert (tmp_path / "truth" / "people.csv").read_bytes() == (
+        clean / "truth" / "people.csv"
+    ).read_bytes()
+    json_map = tmp_path / "names.json"
+    json_map.write_text(json.dumps(mapping), encoding="utf-8")
+    assert parse_event_names(str(json_map)) == mapping
+    with pytest.raises(ValueError, match="unknown event name"):
+        generate(tmp_path, users=10, days=1, event_names={"Buy": "purchase"})
+    with pytest.raises(ValueError, match="same name"):
+        generate(tmp_path, users=10, days=1, event_names={"Purchase": "Refund"})
+
+
+def test_cli_generate_takes_every_shape_flag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from orchestration.cli import main
+
+    code = main(["generate", "--out", str(tmp_path), "--users", "120", "--days", "3", "--seed", "2",
+                 "--no-revenue", "--no-insert-id", "--mixpanel-timezone", "Asia/Kolkata",
+                 "--invalid-email-share", "0.05", "--event-names", NAMES, "--start", "1998-06-01"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "shape: no revenue" in out and "no $insert_id" in out and "Asia/Kolkata" in out
+    assert "5.0% invalid profile emails + 1 unicode" in out and "Purchase=purchase" in out
+    shape = params(tmp_path)["shape"]
+    assert shape["revenue"] is False and shape["insert_id"] is False
+    assert shape["mixpanel_timezone"] == "Asia/Kolkata" and shape["invalid_email_share"] == 0.05
+    assert shape["event_names"]["Sign Up"] == "sign_up"
+    assert (tmp_path / "mixpanel" / "1998-06-04.jsonl").exists()  # UTC+5:30 spills a local day
+    assert main(["generate", "--out", str(tmp_path), "--event-names", "Buy=purchase"]) == 2
