@@ -10,6 +10,41 @@ Layout written under ``out`` (other code depends on it)::
 
 The same arguments give byte-identical files. Faults are extra lines (see :mod:`sandbox.faults`),
 so the clean events and all truth about people and purchases do not depend on the fault rate.
+
+Shapes (keyword options; ``recur generate`` flags in brackets). The defaults write the shop
+above, byte for byte as before; any other value is recorded in truth/params.json ("shape": every
+option) and truth/summary.json ("shape": the options and the numbers they give):
+
+- ``revenue=False`` [``--no-revenue``]: a product-analytics app. Nobody converts, so there are
+  no Purchase or Refund events and no revenue property (``revenue``, ``$revenue``) anywhere;
+  truth: 0 orders, 0 revenue, no customers.
+- ``days=7`` [``--days 7``]: a store of one week; many first purchases, few repeat buyers
+  (people.csv ``purchases``).
+- ``insert_id=False`` [``--no-insert-id``]: no ``$insert_id`` in Mixpanel lines
+  (``"$insert_id":null`` in Amplitude); injected duplicates are exact copies, so a loader's
+  fallback key must find them. About one Mixpanel Page Viewed event in 2,000 (at least five
+  when the data allows) has a twin from another person with the same properties in the same
+  second; both are real events. summary.json: ``mixpanel_cross_person_collisions`` (groups)
+  and ``mixpanel_events_in_collisions``.
+- ``mixpanel_timezone="Europe/Berlin"`` [``--mixpanel-timezone TZ``]: a pre-2023 Mixpanel
+  project: ``properties.time`` is local wall-clock seconds (UTC + the zone's offset at that
+  instant) and Mixpanel files and their summary partitions are named by the local day (one may
+  fall before the start or after the end). ``mp_processing_time_ms``, Amplitude and all truth
+  times stay UTC, so a loader configured with the same zone recovers people.csv exactly.
+- ``start=date(1997, 1, 1)`` [``--start``]: any first day from 1970-01-01 (earlier is refused).
+  Zip entries dated before 1980 carry 1980-01-01 (the zip format's first date; names carry the
+  day); ``ancient_timestamp`` faults fall at least a year before the start (or on 1970-01-01 /
+  1969-12-31 when the start is too close to the epoch).
+- ``invalid_email_share=0.03`` [``--invalid-email-share F``]: ``round(F x profiles)`` Mixpanel
+  profiles get an invalid ``$email``, in equal turns: missing ``@``, trailing dot, a space
+  inside, no top-level domain (``name@example``), a trailing newline; and exactly one profile
+  gets ``üñîçødé@exämple.com`` (issue ``unicode``, counted invalid: ASCII-only checks such as
+  HubSpot's refuse it). people.csv gains ``email_valid`` and ``email_issue`` after ``email``,
+  known by construction.
+- ``event_names={"Purchase": "purchase", ...}`` [``--event-names MAP``, ``'Old=new,...'`` or a
+  JSON file]: every event of both sources is written under its mapped name (unmapped names stay);
+  summary.json ``events_by_name`` and ``funnel_visits`` use the written names, and "shape" holds
+  the full mapping.
 """
 
 from __future__ import annotations

@@ -242,9 +242,9 @@ class MixpanelRenderer:
             )
         self.client = _obj(client)
         e = world.events
+        # properties.time per event: UTC seconds, or the project's local wall-clock seconds when
+        # the project has a time zone (formats.md §1 Time)
         self.seconds = e.time_ms // 1000
-        """Mixpanel ``properties.time`` per event: UTC seconds, or the project's local
-        wall-clock seconds when the project has a time zone (formats.md §1 Time)."""
         if world.shape.mixpanel_timezone != "UTC":
             mp = e.source == cat.MIXPANEL
             self.seconds[mp] += utc_offsets(self.seconds[mp], world.shape.mixpanel_timezone)
