@@ -11,7 +11,7 @@ observation as (
 starts as (
     select user_id, min(event_at) as started_at
     from {{ ref('fct_events') }}
-    {% if start_event %}where event_name = '{{ start_event }}'{% endif %}
+    {% if start_event %}where event_name = {{ sql_string(start_event) }}{% endif %}
     group by user_id
 ),
 

@@ -3,7 +3,8 @@
     starts their attempt; each next step is the first event of that step at or after the previous
     step's time and before step 1 + window_days. Per step: people who reached it, conversion
     from the previous and from the first step, and the median time to convert from the previous
-    step and from step 1 (seconds). -#}
+    step and from step 1 (seconds). A step nobody reached (a step name that matches no event, or a
+    funnel nobody entered) is a result: 0 people, conversion 0, null times. -#}
 
 with
 
@@ -81,11 +82,14 @@ final as (
         step_name,
         window_days,
         users,
-        1.0 * users / nullif(lag(users) over (partition by funnel_name order by step_number), 0)
-            as conversion_from_previous,
-        1.0 * users / nullif(first_value(users) over (
+        -- a step nobody reached converts 0 (also when the step before it was empty too)
+        case when step_number > 1 then coalesce(
+            1.0 * users / nullif(lag(users) over (partition by funnel_name order by step_number), 0),
+            0
+        ) end as conversion_from_previous,
+        coalesce(1.0 * users / nullif(first_value(users) over (
             partition by funnel_name order by step_number
-            rows between unbounded preceding and current row), 0) as conversion_from_start,
+            rows between unbounded preceding and current row), 0), 0) as conversion_from_start,
         median_seconds_from_previous,
         median_seconds_from_start
     from steps

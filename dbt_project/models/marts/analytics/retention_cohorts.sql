@@ -27,7 +27,7 @@ returns as (
     inner join events on events.user_id = cohorts.user_id
     where events.event_at >= cohorts.started_at
       and {{ is_observed('events.event_at') }}
-      {% if return_event %}and events.event_name = '{{ return_event }}'{% endif %}
+      {% if return_event %}and events.event_name = {{ sql_string(return_event) }}{% endif %}
 ),
 
 last_returns as (
