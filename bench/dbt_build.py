@@ -98,15 +98,18 @@ def load(exports: Path, database: Path, first: int, count: int) -> dict:
     from sources import layout
     from sources.loader import load_days
     from sources.profiles import load_profiles
+    from sources.settings import IngestSettings
     from sources.warehouse import connect, ensure_raw_schema
 
+    settings = IngestSettings.from_env(os.environ)  # as a run would load them
     loaded: dict[str, int] = {}
     days: dict[str, list[str]] = {}
     with connect(database) as con:
         ensure_raw_schema(con)
         for source in layout.EVENT_SOURCES:
             chosen = layout.export_days(exports, source)[first : first + count]
-            loaded[source] = sum(r.loaded for r in load_days(con, exports, source, chosen))
+            loads = load_days(con, exports, source, chosen, settings=settings)
+            loaded[source] = sum(r.loaded for r in loads)
             days[source] = [str(chosen[0]), str(chosen[-1])] if chosen else []
         if first == 0:
             load_profiles(con, exports)

@@ -20,6 +20,7 @@ Amplitude zips are unpacked for the baselines before timing; Recur's time includ
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -75,12 +76,16 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     if tool == "recur":
         from sources import layout
         from sources.loader import load_days
+        from sources.settings import IngestSettings
         from sources.warehouse import connect, ensure_raw_schema
 
+        # As a run would load them (RECUR_EARLIEST_EVENT, RECUR_MIXPANEL_TIMEZONE).
+        settings = IngestSettings.from_env(os.environ)
         with connect(database) as con:
             ensure_raw_schema(con)
             days = layout.export_days(exports, source)
-            events = sum(r.loaded for r in load_days(con, exports, source, days))
+            loads = load_days(con, exports, source, days, settings=settings)
+            events = sum(r.loaded for r in loads)
     elif tool == "duckdb":
         import duckdb
 

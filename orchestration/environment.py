@@ -1,4 +1,6 @@
-"""All environment logic in one place: where the warehouse, the sync state and the exports live.
+"""All environment logic in one place: where the warehouse, the sync state and the exports live,
+and what the loader needs to know about the data (the earliest event day, the Mixpanel project's
+time zone).
 
 Every setting is optional and has a working default for the embedded setup. Relative paths are
 taken from the directory Recur is started in (the project root for `make` targets) and made
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from sources.settings import IngestSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +62,12 @@ def audience_files_path() -> Path:
     if configured:
         return Path(configured).expanduser().resolve()
     return warehouse_path().parent / "audiences"
+
+
+def ingest_settings() -> IngestSettings:
+    """``RECUR_EARLIEST_EVENT`` and ``RECUR_MIXPANEL_TIMEZONE``, validated (a bad value raises an
+    error naming the variable). Read at each load, so a changed value needs no restart."""
+    return IngestSettings.from_env(os.environ)
 
 
 def has_env(names: tuple[str, ...]) -> bool:

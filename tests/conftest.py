@@ -111,16 +111,21 @@ def run_dbt(args: list[str], warehouse: Path, workdir: Path, **env_vars: str) ->
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}")
 
 
-def load_exports(warehouse: Path, exports: Path, days=None) -> None:
-    """Load the given export days (all when None) of both sources, and the profiles."""
+def load_exports(warehouse: Path, exports: Path, days=None, settings=None) -> None:
+    """Load the given export days (all when None) of both sources, and the profiles, with
+    ``settings`` (an ``IngestSettings``; the defaults when None, never the environment)."""
     from sources import layout
     from sources.loader import load_days
     from sources.profiles import load_profiles
+    from sources.settings import IngestSettings
+
+    settings = settings or IngestSettings()
     from sources.warehouse import connect, ensure_raw_schema
 
     with connect(warehouse) as con:
         ensure_raw_schema(con)
         for source in layout.EVENT_SOURCES:
             present = layout.export_days(exports, source)
-            load_days(con, exports, source, [d for d in present if days is None or d in days])
+            chosen = [d for d in present if days is None or d in days]
+            load_days(con, exports, source, chosen, settings=settings)
         load_profiles(con, exports)

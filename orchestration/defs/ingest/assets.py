@@ -7,6 +7,7 @@ from datetime import date
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration import environment
 from orchestration.defs.ingest.partitions import amplitude_days, mixpanel_days
 from orchestration.metadata import PREVIEW_ROWS, markdown_table
 from orchestration.progress import progress_bar
@@ -63,9 +64,15 @@ def _ingest_days(
                 f"{source} {day}: pulled from the Export API into {path or '(no data)'}"
             )
     per_day, files = [], []
+    settings = environment.ingest_settings()
     with warehouse.connect() as con:
         loaded = load_days(
-            con, exports.root, source, days, progress=progress_bar(f"loading {source}")
+            con,
+            exports.root,
+            source,
+            days,
+            progress=progress_bar(f"loading {source}"),
+            settings=settings,
         )
         for result in loaded:
             day = result.day
@@ -99,6 +106,12 @@ def _ingest_days(
                 )
             ),
             **_quarantine_metadata(con, source, days[0], days[-1]),
+            "earliest_event": settings.earliest_event.isoformat(),
+            **(
+                {"project_timezone": settings.mixpanel_timezone}
+                if source == layout.MIXPANEL
+                else {}
+            ),
         }
     return dg.MaterializeResult(metadata=metadata)
 
@@ -117,9 +130,10 @@ def raw_mixpanel_events(
     exports: ExportFolderResource,
     mixpanel_api: ExportAPIResource,
 ) -> dg.MaterializeResult:
-    """Mixpanel raw-export events of one UTC day, validated and de-duplicated on (event, time,
-    $insert_id). Bad lines go to raw.quarantine with a reason; raw.load_ledger accounts for every
-    line. Re-running a day replaces it; an unchanged day is skipped."""
+    """Mixpanel raw-export events of one export day (a UTC day, or the project's local day when
+    RECUR_MIXPANEL_TIMEZONE is set; event times are converted to UTC), validated and de-duplicated
+    on (event, time, $insert_id). Bad lines go to raw.quarantine with a reason; raw.load_ledger
+    accounts for every line. Re-running a day replaces it; an unchanged day is skipped."""
     return _ingest_days(
         context,
         layout.MIXPANEL,
