@@ -1,4 +1,5 @@
-"""Suites on each synced audience: not empty, valid emails, no sudden jump in size.
+"""Suites on each synced audience (not empty, no sudden jump in size) and on each sync that sends
+emails (few enough invalid addresses).
 
 The audiences are the ones with sync declarations in the dbt manifest (``meta.recur.syncs``).
 An audience may tune its size rule next to its syncs, for audiences that swing by design (a
@@ -19,10 +20,13 @@ from typing import Any
 import pandas as pd
 
 from checks.errors import CheckError
-from checks.suite import Sources, Suite, between, matches, not_null
+from checks.suite import Sources, Suite, between, plain
 from checks.thresholds import Thresholds
-from syncs.audience import EMAIL_PATTERN
-from syncs.spec import specs_from_manifest
+from syncs.emails import EmailColumn, email_columns, email_key_sql, is_valid_email
+from syncs.spec import SyncSpec, specs_from_manifest
+
+#: The per-sync check's name (a check on ``syncs/<name>``, run by the sync's own step).
+SYNC_EMAILS_CHECK = "emails_valid"
 
 #: Sync runs whose audience_rows count as "delivered" (dry runs and skipped or failed runs never do).
 DELIVERED_STATUSES = ("success", "partial", "unchanged")
@@ -108,46 +112,112 @@ def not_empty_suite(audience: Audience, t: Thresholds) -> Suite:
     )
 
 
-def emails_suite(audience: Audience, t: Thresholds) -> Suite:
-    """Every member has each match key its syncs use, and every email column holds valid
-    addresses (blocking: HubSpot refuses a whole batch for one bad address)."""
+def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
+    """The email addresses ``spec`` sends are valid for all but ``max_invalid_email_share`` of
+    the audience's members (blocking that sync only). None when the sync sends no email (a file
+    keyed by ``user_id``): then no email rule applies to it.
+
+    The addresses are read as the sync sends them (an email match key trimmed and lower-cased,
+    other email fields as they are) and judged by :func:`syncs.emails.is_valid_email`, the rule
+    the engine applies in SQL; a member without an email match key counts as invalid. Below the
+    share the sync runs and holds the invalid rows back with their reason; above it, a join or an
+    import has likely gone wrong, and nothing is sent. The frame is one summary row: members,
+    invalid, invalid_share, the threshold and the first ``t.examples`` invalid members.
+    """
+    columns = email_columns(spec)
+    if not columns:
+        return None
+    max_share = t.max_invalid_email_share
 
     def read(sources: Sources) -> pd.DataFrame:
-        columns = sources.query(f"describe {audience.relation}")["column_name"].tolist()
-        emails = [c for c in columns if "email" in c.lower()]
-        ids = [c for c in ("user_id", *audience.match_keys) if c in columns and c not in emails]
-        select = [f'"{c}"' for c in dict.fromkeys(ids)] + [
-            f'nullif(trim(cast("{c}" as varchar)), \'\') as "{c}"' for c in emails
+        present = set(sources.query(f"describe {spec.relation}")["column_name"])
+        missing = [c.column for c in columns if c.column not in present]
+        if missing:
+            raise CheckError(
+                f"{spec.name}: {spec.relation} has no column(s) {', '.join(missing)} "
+                "(named in the sync's match_key/fields)"
+            )
+        keys = {c.column for c in columns if c.is_key}
+        ids = [c for c in dict.fromkeys(("user_id", spec.match_key)) if c in present - keys]
+        values = [
+            f"{email_key_sql(_q(c.column)) if c.is_key else f'cast({_q(c.column)} as varchar)'}"
+            f" as {_q(_label(c))}"
+            for c in columns
         ]
-        return sources.query(
-            f"select {', '.join(select) or 'null as _none'} from {audience.relation} order by 1"
+        members = sources.query(
+            f"select {', '.join([*(_q(c) for c in ids), *values])} from {spec.relation}"
+            f" order by {', '.join(str(i + 1) for i in range(len(ids) + len(values)))}"
         )
+        return email_summary(spec, members, max_share, t.examples)
 
     def expectations(frame: pd.DataFrame):
-        expects = [
-            not_null(key, f"every member has a value in {key} (a sync's match key)")
-            for key in audience.match_keys
-            if key in frame.columns
+        return [
+            between(
+                "invalid_share",
+                f"at most {max_share:.1%} of the members have an invalid email address",
+                0.0,
+                max_share,
+            )
         ]
-        expects += [
-            matches(column, EMAIL_PATTERN, f"{column} is a valid email address")
-            for column in frame.columns
-            if "email" in column.lower()
-        ]
-        return expects
 
+    sent = ", ".join(_label(c) for c in columns)
     return Suite(
-        name="audience_emails_valid",
-        asset=audience.asset,
+        name=SYNC_EMAILS_CHECK,
+        asset=("syncs", spec.name),
         severity="blocking",
         description=(
-            f"Every member of {audience.relation} has its match key(s) "
-            f"({', '.join(audience.match_keys)}) and only valid email addresses "
-            "(syncs.audience.EMAIL_PATTERN, the rule the syncs apply)."
+            f"At most {max_share:.1%} of {spec.relation}'s members have an invalid or missing "
+            f"address in what {spec.name} sends ({sent}; syncs/emails.py, the rule the engine "
+            "applies); the others sync and the invalid ones are held back with their reason."
         ),
         query=read,
         expectations=expectations,
+        params={"max_invalid_email_share": max_share},
     )
+
+
+def _q(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _label(column: EmailColumn) -> str:
+    return column.column if column.is_key else f"{column.field} <- {column.column}"
+
+
+def email_summary(
+    spec: SyncSpec, members: pd.DataFrame, max_share: float, examples: int
+) -> pd.DataFrame:
+    """One row: how many of ``members`` (one row per member, a column per email the sync sends,
+    named by :func:`_label`) have an address the sync would hold back, their share, and examples."""
+    bad = pd.Series(False, index=members.index)
+    problems = pd.Series("", index=members.index)
+    for column in email_columns(spec):
+        values = members[_label(column)]
+        empty = values.isna() | (values == "")
+        if column.is_key:
+            wrong = empty
+            problems = problems.mask(wrong & ~bad, f"no {column.column}")
+            bad |= wrong
+        wrong = ~empty & ~values.map(is_valid_email).astype(bool)
+        problems = problems.mask(wrong & ~bad, f"{_label(column)} is not a valid address")
+        bad |= wrong
+    invalid = members[bad].assign(problem=problems[bad]).head(examples)
+    count, total = int(bad.sum()), len(members)
+    return pd.DataFrame(
+        {
+            "sync": [spec.name],
+            "members": [total],
+            "invalid": [count],
+            "invalid_share": [count / total if total else 0.0],
+            "max_invalid_share": [max_share],
+            "examples": [plain(invalid.to_dict("records"))],
+        }
+    ).astype({"invalid_share": "float64"})
+
+
+def sync_suites(specs: Sequence[SyncSpec], t: Thresholds) -> list[Suite]:
+    """The per-sync suites (today: the email rule, for the syncs that send emails)."""
+    return [s for spec in specs if (s := sync_emails_suite(spec, t)) is not None]
 
 
 def size_change_suite(audience: Audience, t: Thresholds) -> Suite:
@@ -217,7 +287,9 @@ def size_change_suite(audience: Audience, t: Thresholds) -> Suite:
 
 
 def audience_suites(audience: Audience, t: Thresholds) -> list[Suite]:
-    return [not_empty_suite(audience, t), emails_suite(audience, t), size_change_suite(audience, t)]
+    """The suites on the audience table. Email validity is judged per sync (sync_emails_suite):
+    only the syncs that send emails depend on it."""
+    return [not_empty_suite(audience, t), size_change_suite(audience, t)]
 
 
 def suites_for(audiences: Sequence[Audience], t: Thresholds) -> list[Suite]:

@@ -14,15 +14,15 @@ import duckdb
 import pandas as pd
 
 from syncs.destinations.base import FieldInfo
+from syncs.emails import (
+    INVALID_EMAIL_REASON,
+    email_columns,
+    email_key_sql,
+    valid_email_sql,
+)
 from syncs.errors import SyncConfigError
 from syncs.spec import SyncSpec
 
-#: RFC 5322 "dot-atom" local part @ a domain of labels, ending in an alphabetic TLD. HubSpot
-#: rejects a whole batch for one bad address (reference/hubspot.md §3), so check first.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
 _SEPARATOR = "\x1f"  # unit separator: cannot appear in rendered values by accident
 
 
@@ -114,13 +114,16 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
     rendered = [
         f"coalesce({_render(f.column, f.sql_type)}, '') as v{i}" for i, f in enumerate(fields)
     ]
+    # One rule for the checks and the syncs (syncs/emails.py): the key as sent (trimmed,
+    # lower-cased), the other email fields as rendered; an empty field is not sent as an address.
+    value_of = {f.column: f"v{i}" for i, f in reversed(list(enumerate(fields)))}
     email_checks = [
-        f"v{i}" for i, f in enumerate(fields) if "email" in (f.name.lower(), f.column.lower())
+        "key" if c.is_key else value_of[c.column]
+        for c in email_columns(spec)
+        if c.is_key or c.column in value_of
     ]
-    if "email" in spec.match_key.lower():
-        email_checks.insert(0, "key")
     bad_email = " or ".join(
-        f"({c} <> '' and not regexp_full_match({c}, $email_pattern))" for c in email_checks
+        f"({c} <> '' and not {valid_email_sql(c)})" for c in dict.fromkeys(email_checks)
     )
     fingerprint = (
         f"md5(concat_ws('{_SEPARATOR}', {', '.join(f'v{i}' for i in range(len(fields)))}))"
@@ -128,13 +131,13 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
         else "md5('')"
     )
     # Email keys are compared as destinations do: case-insensitively.
-    key_expr = f'trim(cast("{spec.match_key}" as varchar))'
-    if "email" in spec.match_key.lower():
-        key_expr = f"lower({key_expr})"
+    key_expr = f"nullif(trim(cast(\"{spec.match_key}\" as varchar)), '')"
+    if any(c.is_key for c in email_columns(spec)):
+        key_expr = email_key_sql(f'"{spec.match_key}"')
     frame = con.execute(
         f"""
         with source as (
-            select nullif({key_expr}, '') as key,
+            select {key_expr} as key,
                    {", ".join(rendered) if rendered else "null as _none"}
             from {spec.relation}
         ),
@@ -148,13 +151,12 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
                 when key is null then 'the match key {spec.match_key} is empty'
                 when key_rows > 1 then 'the match key {spec.match_key} appears '
                     || key_rows || ' times in the audience'
-                {f"when {bad_email} then 'invalid email address'" if bad_email else ""}
+                {f"when {bad_email} then '{INVALID_EMAIL_REASON}'" if bad_email else ""}
             end as invalid_reason,
             {", ".join(f"v{i}" for i in range(len(fields))) if fields else "null as _none"}
         from counted
         order by key
         """,
-        {"email_pattern": EMAIL_PATTERN} if bad_email else {},
     ).df()
     if not fields:
         frame = frame.drop(columns=["_none"])

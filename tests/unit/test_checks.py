@@ -20,7 +20,7 @@ from checks import (
     audiences_from_manifest,
     run_suite,
 )
-from checks.audiences import emails_suite, not_empty_suite, size_change_suite
+from checks.audiences import not_empty_suite, size_change_suite, sync_emails_suite
 from checks.marts import (
     churn_scores_suite,
     ltv_parameters_suite,
@@ -30,6 +30,7 @@ from checks.marts import (
 )
 from checks.raw import events_suite, load_rates_suite
 from sources.warehouse import connect, ensure_raw_schema
+from syncs.spec import SyncSpec
 from syncs.state import StateStore
 
 T = Thresholds()
@@ -304,21 +305,81 @@ def members(n: int) -> list[tuple]:
     return [(f"u{i}", f"p{i}@example.com") for i in range(n)]
 
 
-def test_valid_emails_pass(wh):
+HUBSPOT = SyncSpec("aud_test", "hubspot", "email", (("recur_tier", "tier"),))
+FILE_BY_ID = SyncSpec("aud_test", "file", "user_id", (("user_id", "user_id"), ("tier", "tier")))
+FILE_WITH_EMAIL = SyncSpec(
+    "aud_test", "file", "user_id", (("user_id", "user_id"), ("email", "email"))
+)
+
+
+def summary(outcome) -> dict:
+    return outcome.failing_examples.iloc[0].to_dict()
+
+
+def test_valid_emails_pass_with_their_numbers(wh):
     audience(wh, members(3) + [("u9", " Mixed.Case+tag@Example.co.uk ")])
-    assert run(wh, emails_suite(AUDIENCE, T)).passed
+    suite = sync_emails_suite(HUBSPOT, T)
+    frame = suite.read(wh.sources)
+    assert frame[["members", "invalid", "invalid_share"]].values.tolist() == [[4, 0, 0.0]]
+    assert frame["examples"][0] == []
+    outcome = run(wh, suite)
+    assert outcome.passed and outcome.blocking and outcome.asset == ("syncs", "aud_test_to_hubspot")
+    assert outcome.params == {"max_invalid_email_share": 0.05}
 
 
-def test_an_invalid_or_missing_email_blocks_with_the_member(wh):
-    audience(wh, members(3) + [("u8", "not-an-email"), ("u9", None)])
-    outcome = run(wh, emails_suite(AUDIENCE, T))
+def test_a_share_of_invalid_emails_under_the_threshold_passes_and_shows_them(wh):
+    bad = [("u97", "not-an-email"), ("u98", "ada@example.com\n"), ("u99", "üñîçødé@exämple.com")]
+    audience(wh, members(97) + bad)  # 3 of 100
+    suite = sync_emails_suite(HUBSPOT, T)
+    frame = suite.read(wh.sources)
+    row = frame.iloc[0]
+    assert (row["members"], row["invalid"], row["invalid_share"]) == (100, 3, 0.03)
+    assert [(e["user_id"], e["email"], e["problem"]) for e in row["examples"]] == [
+        ("u97", "not-an-email", "email is not a valid address"),
+        ("u98", "ada@example.com\n", "email is not a valid address"),
+        ("u99", "üñîçødé@exämple.com", "email is not a valid address"),
+    ]
+    assert run(wh, suite).passed
+
+
+def test_a_share_above_the_threshold_blocks_with_count_share_and_examples(wh):
+    bad = [(f"x{i}", f"broken-{i}") for i in range(8)] + [("x8", None)]
+    audience(wh, members(91) + bad)  # 9 of 100, one without an address
+    outcome = run(wh, sync_emails_suite(HUBSPOT, T))
     assert not outcome.passed and outcome.blocking
-    examples = outcome.failing_examples
-    assert dict(zip(examples["user_id"], examples["expectation"], strict=True)) == {
-        "u8": "email is a valid email address",
-        "u9": "every member has a value in email (a sync's match key)",
-    }
-    assert failed(outcome)["email is a valid email address"]["values"] == ["not-an-email"]
+    row = summary(outcome)
+    assert (row["members"], row["invalid"], row["invalid_share"]) == (100, 9, 0.09)
+    assert row["max_invalid_share"] == 0.05
+    shown = row["examples"]
+    assert len(shown) == T.examples == 5
+    assert [e["user_id"] for e in shown] == ["x0", "x1", "x2", "x3", "x4"]
+    assert (
+        outcome.description
+        == "at most 5.0% of the members have an invalid email address: observed 0.09"
+    )
+    missing = sync_emails_suite(HUBSPOT, Thresholds(examples=20)).read(wh.sources)["examples"][0]
+    assert {"user_id": "x8", "email": None, "problem": "no email"} in missing
+
+
+def test_the_share_threshold_is_a_setting(wh):
+    audience(wh, members(90) + [(f"x{i}", "nope") for i in range(10)])  # 10%
+    assert not run(wh, sync_emails_suite(HUBSPOT, T)).passed
+    wider = Thresholds.from_env({"RECUR_CHECK_MAX_INVALID_EMAIL_SHARE": "0.10"})
+    assert wider.max_invalid_email_share == 0.10
+    assert run(wh, sync_emails_suite(HUBSPOT, wider)).passed  # at the threshold: passes
+    strict = Thresholds(max_invalid_email_share=0.0)
+    audience(wh, members(99) + [("x", "nope")])
+    assert not run(wh, sync_emails_suite(HUBSPOT, strict)).passed
+
+
+def test_only_syncs_that_send_emails_get_the_email_rule(wh):
+    assert sync_emails_suite(FILE_BY_ID, T) is None  # a user_id file never waits on emails
+    audience(wh, members(5) + [(f"x{i}", "nope") for i in range(5)])
+    outcome = run(wh, sync_emails_suite(FILE_WITH_EMAIL, T))  # it sends the email as a field
+    assert not outcome.passed
+    assert summary(outcome)["examples"][0]["problem"] == "email <- email is not a valid address"
+    audience(wh, members(5) + [("x", None)])  # an empty email field is not sent: not invalid
+    assert run(wh, sync_emails_suite(FILE_WITH_EMAIL, T)).passed
 
 
 def test_an_empty_audience_is_a_warning(wh):
@@ -380,7 +441,7 @@ def test_an_audience_can_widen_or_turn_off_its_size_rule(wh):
 
 def test_a_missing_table_is_an_error_not_a_failure(wh):
     with pytest.raises(SuiteError, match="aud_test"):
-        run(wh, emails_suite(AUDIENCE, T))
+        run(wh, sync_emails_suite(HUBSPOT, T))
 
 
 # -- declarations and thresholds ---------------------------------------------------------------

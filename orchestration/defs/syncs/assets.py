@@ -2,13 +2,26 @@
 
 An analytics engineer adds an audience and its syncs in dbt YAML; this module turns each
 declaration into an asset downstream of its audience, so no Python changes.
+
+A sync that sends emails (an email match key or a mapped email field, syncs/emails.py) carries
+its own blocking check, ``emails_valid`` (checks/audiences.py, sync_emails_suite), evaluated by the
+sync's step before anything is sent: above ``RECUR_CHECK_MAX_INVALID_EMAIL_SHARE`` of invalid
+addresses the step fails with the check and sends nothing; below it the sync runs and the engine
+holds the invalid rows back. A check on the audience would gate every sync behind it (Dagster stops
+whatever reads a failed blocking check's asset), so a file keyed by ``user_id`` would wait on
+emails it never sends; a check in the sync's own step gates only that sync.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
 import json
+import os
+from pathlib import Path
 
 import dagster as dg
 
+from checks.audiences import SYNC_EMAILS_CHECK, sync_emails_suite
+from checks.suite import Sources, Suite, plain, validate
+from checks.thresholds import Thresholds
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.automation.conditions import sync_condition
 from orchestration.resources import SyncResource
@@ -47,22 +60,71 @@ def _metadata(result: RunResult) -> dict:
     return metadata
 
 
-def build_sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
-    """The asset that runs ``spec``: ``syncs/<name>``, downstream of ``<schema>/<audience>``."""
+def email_check_result(
+    suite: Suite, sources: Sources, examples: int
+) -> tuple[bool, dg.AssetCheckResult]:
+    """Run the sync's email suite: (passed, the check result with count, share and examples)."""
+    frame = suite.read(sources)
+    outcome = validate(suite, frame, examples=examples)
+    row = frame.iloc[0]
+    shown = list(row["examples"])
+    metadata = {
+        "members": dg.MetadataValue.int(int(row["members"])),
+        "invalid": dg.MetadataValue.int(int(row["invalid"])),
+        "invalid_share": dg.MetadataValue.float(float(row["invalid_share"])),
+        "max_invalid_share": dg.MetadataValue.float(float(row["max_invalid_share"])),
+        "examples": dg.MetadataValue.json(plain(shown)),
+        "severity": outcome.severity,
+    }
+    summary = (
+        f"{int(row['invalid']):,} of {int(row['members']):,} members "
+        f"({float(row['invalid_share']):.1%}) have an invalid email address "
+        f"(at most {float(row['max_invalid_share']):.1%} allowed)"
+    )
+    return outcome.passed, dg.AssetCheckResult(
+        asset_key=dg.AssetKey(list(suite.asset)),
+        check_name=suite.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=summary,
+        metadata=metadata,
+    )
+
+
+def build_sync_asset(spec: SyncSpec, thresholds: Thresholds | None = None) -> dg.AssetsDefinition:
+    """The asset that runs ``spec``: ``syncs/<name>``, downstream of ``<schema>/<audience>``,
+    with the blocking check ``emails_valid`` when the sync sends emails."""
+    thresholds = thresholds or Thresholds.from_env(os.environ)
+    emails = sync_emails_suite(spec, thresholds)
+    key = dg.AssetKey(["syncs", spec.name])
     target = f"the static list {spec.list!r}" if spec.list else f"{spec.object}"
     description = (
         f"Sync of the audience {spec.audience} to {spec.destination} ({target}), mode "
         f"{spec.mode}, matched on {spec.match_key}. Sends only what changed since the last "
         "confirmed delivery; refused rows stay dirty and are retried on the next run."
     )
+    check_specs = (
+        [
+            dg.AssetCheckSpec(
+                name=emails.name,
+                asset=key,
+                description=f"{emails.description} (blocking)",
+                blocking=True,
+                metadata={"severity": "blocking", **emails.params},
+            )
+        ]
+        if emails is not None
+        else []
+    )
 
     @dg.asset(
-        key=["syncs", spec.name],
+        key=key,
         deps=[dg.AssetKey([spec.schema, spec.audience])],
         group_name="syncs",
         kinds={spec.destination, "python"},
         owners=["team:data"],
         description=description,
+        check_specs=check_specs,
         # Runs after its audience materialized, by the `automation` sensor (a run that
         # materializes the audience and the sync together does not trigger it again).
         automation_condition=sync_condition(),
@@ -74,7 +136,25 @@ def build_sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
             **({"list": spec.list} if spec.list else {}),
         },
     )
-    def _sync(context: dg.AssetExecutionContext, sync: SyncResource) -> dg.MaterializeResult:
+    def _sync(context: dg.AssetExecutionContext, sync: SyncResource):
+        if emails is not None:
+            sources = Sources(Path(sync.warehouse), sync.state_path)
+            passed, check = email_check_result(emails, sources, thresholds.examples)
+            (context.log.info if passed else context.log.warning)(
+                f"{spec.name} {emails.name}: {check.description}"
+            )
+            # The gate holds even when the check itself was left out of the selection.
+            if dg.AssetCheckKey(key, emails.name) in context.selected_asset_check_keys:
+                yield check
+            if not passed:
+                raise dg.Failure(
+                    description=f"{spec.name}: blocked by {SYNC_EMAILS_CHECK}: "
+                    f"{check.description}; nothing was sent",
+                    metadata={
+                        "hint": "fix the addresses at the source, or raise "
+                        "RECUR_CHECK_MAX_INVALID_EMAIL_SHARE if this share is normal"
+                    },
+                )
         try:
             result = sync.run(spec)
         except FatalError as exc:
@@ -86,7 +166,7 @@ def build_sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
             context.log.warning(f"{spec.name} skipped: {result.error}")
         else:
             context.log.info(result.summary())
-        return dg.MaterializeResult(metadata=_metadata(result))
+        yield dg.MaterializeResult(metadata=_metadata(result))
 
     return _sync
 
