@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test dev bench docs lint lock clean
+.PHONY: install browser demo test dev bench docs lint lock clean
 
 install: $(VENV)/.installed
 
@@ -22,8 +22,22 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: install
 	$(BIN)/recur demo
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
+
+# The browser test (tests/e2e/test_browser.py) drives Debian's Chromium. On Debian it is installed
+# here (as root, or with sudo that needs no password); elsewhere this stops with the command to run.
+CHROMIUM_APT := apt-get install -y -qq --no-install-recommends chromium
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make test needs Chromium for tests/e2e/test_browser.py: install it with your package" \
+			"manager (Debian/Ubuntu: sudo $(CHROMIUM_APT))" >&2; exit 1; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+		echo "make test needs Chromium for tests/e2e/test_browser.py: sudo apt-get update &&" \
+			"sudo $(CHROMIUM_APT)" >&2; exit 1; fi; \
+	echo "installing Debian's chromium for the browser test (once)"; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive $(CHROMIUM_APT) >/dev/null
 
 dev: install
 	exec $(BIN)/dagster dev -w workspace.yaml

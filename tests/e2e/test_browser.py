@@ -1,7 +1,7 @@
 """End to end, as a person would see it: `dagster dev` serves the project, a run launched through
 the webserver's GraphQL API succeeds, and the asset graph renders in headless Chromium.
 
-Needs Debian's Chromium (``/usr/bin/chromium``), which ``.ci/run`` installs; without it the test
+Needs Debian's Chromium (``/usr/bin/chromium``), which ``make test`` installs; without it the test
 fails rather than skips, so CI cannot pass without running it. The screenshot goes to the test's
 temp folder, and to ``docs/img/asset-graph.png`` when that file is missing or
 ``RECUR_UPDATE_SCREENSHOTS=1`` is set (so ``make test`` leaves the work tree clean).
@@ -151,7 +151,7 @@ def chromium() -> str:
     if not path:
         pytest.fail(
             "Chromium is not installed, so the browser test cannot run. Install Debian's "
-            "package: `apt-get install -y --no-install-recommends chromium` (.ci/run does)."
+            "package: `apt-get install -y --no-install-recommends chromium` (`make test` does)."
         )
     return path
 
