@@ -127,7 +127,8 @@ def load_days(
     ``progress(done, total)`` is called with the days done so far, after each batch.
     ``settings`` (the earliest accepted day, the Mixpanel project's time zone) default to
     ``IngestSettings()``; callers read them from the environment with ``IngestSettings.from_env``.
-    Changing them does not re-load days already loaded: pass ``force=True`` for that.
+    Days loaded under other settings are re-loaded (the settings are part of the fingerprints
+    recorded in the ledger).
 
     ``con`` must be a writable warehouse connection with the raw schema in place. Days are read,
     validated and de-duplicated in batches; each batch replaces its days in one transaction.
@@ -139,7 +140,9 @@ def load_days(
     batch_bytes = 0
     for day in days:
         files = all_files.get(day, [])
-        prints = {(f.name, fingerprint(f.path)) for f in files}
+        # Settings that change what a file loads as are part of its recorded fingerprint, so
+        # changing one reloads the days loaded under another.
+        prints = {(f.name, fingerprint(f.path) + settings.ledger_tag(source)) for f in files}
         # A day whose files are gone keeps what it loaded: exports are often pruned after loading.
         if not files or (not force and prints == _recorded(con, source, day)):
             results[day] = PartitionLoad(source, day, True, _ledger(con, source, day))

@@ -123,6 +123,17 @@ class IngestSettings:
             parse_time_zone("mixpanel_timezone", self.mixpanel_timezone),
         )
 
+    def ledger_tag(self, source: str) -> str:
+        """What the loader appends to a file's sha256 in the ledger: the settings that change
+        what ``source``'s files load as, empty when they are the defaults (so a warehouse loaded
+        before these settings existed is not reloaded)."""
+        parts = []
+        if self.earliest_event != DEFAULT_EARLIEST_EVENT:
+            parts.append(f";earliest={self.earliest_event.isoformat()}")
+        if source == "mixpanel" and self.mixpanel_timezone != UTC:
+            parts.append(f";timezone={self.mixpanel_timezone}")
+        return "".join(parts)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestSettings:
         """The defaults, with ``RECUR_EARLIEST_EVENT`` and ``RECUR_MIXPANEL_TIMEZONE`` applied."""

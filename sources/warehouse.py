@@ -104,7 +104,7 @@ create table if not exists raw.load_ledger (
     quarantined bigint not null,
     loaded_at timestamp not null,
     export_file varchar not null,         -- the file on disk (a zip for Amplitude members)
-    fingerprint varchar not null          -- sha256 of export_file: unchanged files are skipped
+    fingerprint varchar not null          -- sha256 of export_file (+ non-default ingest settings): unchanged files are skipped
 );
 """
 

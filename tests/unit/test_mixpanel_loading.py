@@ -347,6 +347,22 @@ def test_an_event_from_1997_loads_when_the_earliest_day_is_1990(warehouse, tmp_p
     )
 
 
+def test_changing_a_setting_reloads_the_days_loaded_under_the_old_one(warehouse, tmp_path):
+    write_mixpanel_day(
+        tmp_path, "1997-06-01", [mixpanel_line(time=local_seconds(1997, 6, 1, 12), distinct_id="u")]
+    )
+    day, since_1990 = date(1997, 6, 1), IngestSettings(earliest_event=date(1990, 1, 1))
+    first = load_partition(warehouse, tmp_path, "mixpanel", day)
+    again = load_partition(warehouse, tmp_path, "mixpanel", day, settings=since_1990)
+    unchanged = load_partition(warehouse, tmp_path, "mixpanel", day, settings=since_1990)
+    assert (first.skipped, first.loaded, first.quarantined) == (False, 0, 1)
+    assert (again.skipped, again.loaded, again.quarantined) == (False, 1, 0)
+    assert (unchanged.skipped, unchanged.loaded) == (True, 1)
+    assert warehouse.execute("select count(*) from raw.quarantine").fetchone() == (0,)
+    fingerprint = warehouse.execute("select fingerprint from raw.load_ledger").fetchone()[0]
+    assert fingerprint.endswith(";earliest=1990-01-01")
+
+
 # -- the project's time zone (issue 11, item 9) ------------------------------------------------
 
 LOS_ANGELES = IngestSettings(mixpanel_timezone="America/Los_Angeles")
