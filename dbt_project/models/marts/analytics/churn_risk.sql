@@ -5,7 +5,10 @@
       (E from customer_ltv, which already weighs recency and frequency), and
     - recency's: the share of customers who bought more recently (cume_dist of days since the
       last purchase), nearly as good a predictor on its own (AUC 0.771 on CDNOW).
-    Bands: high >= 0.7, medium >= 0.4, low below. -#}
+    Bands: high >= 0.7, medium >= 0.4, low below.
+    When the LTV model is not estimable yet (customer_ltv.model_status 'not_estimable', e.g. no
+    repeat buyer), the score and band are null and the status and reason are carried over; the
+    recency rank is still given. -#}
 
 with
 
@@ -24,7 +27,9 @@ measured as (
             as days_since_last_purchase,
         ltv.expected_purchases_90d,
         ltv.p_alive,
-        exp(-ltv.expected_purchases_90d) as p_no_purchase_90d
+        exp(-ltv.expected_purchases_90d) as p_no_purchase_90d,
+        ltv.model_status,
+        ltv.model_status_reason
     from ltv
     inner join summary on summary.user_id = ltv.user_id
 ),
@@ -50,8 +55,10 @@ final as (
         case
             when churn_score >= 0.7 then 'high'
             when churn_score >= 0.4 then 'medium'
-            else 'low'
-        end as churn_band
+            when churn_score is not null then 'low'
+        end as churn_band,
+        model_status,
+        model_status_reason
     from scored
 )
 

@@ -5,6 +5,10 @@ the next 90 and 365 days, expected order value (Gamma-Gamma; the population mean
 without repeat purchases), the 12-month CLV discounted at ltv_monthly_discount_rate (a config in
 dbt_project.yml) and an LTV tier: top 20% of predicted 12-month CLV "high", next 30% "medium",
 the rest "low". Times are in the unit the parameters were fitted in (days).
+
+When ltv_model_params is not estimable yet (no repeat buyer, no customer), every customer is
+still here with their history, model_status 'not_estimable' and its reason, and null
+predictions (P(alive), expected purchases and order value, predicted LTV, tier).
 """
 
 import numpy as np
@@ -21,11 +25,50 @@ def _model(params: pd.DataFrame, name: str) -> dict:
     }
 
 
+PREDICTIONS = {
+    "p_alive": "float64",
+    "expected_purchases_90d": "float64",
+    "expected_purchases_365d": "float64",
+    "expected_order_value": "float64",
+    "predicted_ltv_12m": "float64",
+}
+
+
+def _history(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": summary["user_id"].astype("string"),
+            "historical_ltv": summary["historical_revenue"].astype(float),
+            "frequency": summary["frequency"].astype("int64"),
+            "recency_days": summary["recency_days"].astype("int64"),
+            "age_days": summary["age_days"].astype("int64"),
+        }
+    )
+
+
+def _not_estimable(summary: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
+    """Every customer's history, no predictions, and the status and reason of the model."""
+    status = params.iloc[0]
+    frame = _history(summary)
+    for column, dtype in PREDICTIONS.items():
+        frame[column] = pd.Series(float("nan"), index=frame.index, dtype=dtype)
+    frame["time_unit"] = pd.Series(status["time_unit"], index=frame.index, dtype="string")
+    frame["calibration_end"] = pd.to_datetime(summary["calibration_end"]).astype("datetime64[us]")
+    frame["ltv_tier"] = pd.Series(None, index=frame.index, dtype="string")
+    frame["model_status"] = pd.Series(status["model_status"], index=frame.index, dtype="string")
+    frame["model_status_reason"] = pd.Series(
+        status["model_status_reason"], index=frame.index, dtype="string"
+    )
+    return frame
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     discount = float(dbt.config.get("ltv_monthly_discount_rate") or 0.01)
     summary = dbt.ref("customer_purchase_summary").df()
     params = dbt.ref("ltv_model_params").df()
+    if (params["model_status"] != "fitted").any():
+        return _not_estimable(summary, params)
     bgnbd = _model(params, "bgnbd")
     purchases = clv.BGNBD(**bgnbd["params"], time_unit=bgnbd["time_unit"])
     fitted_spend = (params["model"] == "gamma_gamma").any()
@@ -83,4 +126,6 @@ def model(dbt, session):
     )
     rank = frame["predicted_ltv_12m"].rank(method="first", ascending=False) / max(len(frame), 1)
     frame["ltv_tier"] = np.select([rank <= 0.2, rank <= 0.5], ["high", "medium"], "low")
+    frame["model_status"] = "fitted"
+    frame["model_status_reason"] = pd.Series(None, index=frame.index, dtype="string")
     return frame

@@ -4,6 +4,12 @@ One row per model parameter, with the time unit the parameters are in, the model
 log-likelihood, the customers it was fitted on and the calibration end. Gamma-Gamma needs enough
 repeat buyers (clv's minimum, 30); with fewer, customers are valued at the observed mean order
 value instead, recorded as the model "observed" (parameter mean_order_value).
+
+Data the purchase model cannot be fitted on yet (no customer at all, nobody with a repeat
+purchase, or every first purchase on the calibration end day) is not an error: the model gives
+one row with model_status 'not_estimable', the reason in model_status_reason and no parameter,
+and customer_ltv and churn_risk carry that status with null predictions. Fitted rows have
+model_status 'fitted' and no reason.
 """
 
 import pandas as pd
@@ -11,6 +17,22 @@ import pandas as pd
 import clv
 
 TIME_UNIT = "days"
+FITTED = "fitted"
+NOT_ESTIMABLE = "not_estimable"
+
+# The columns and their types, also when the model gives only a not-estimable row.
+COLUMNS = {
+    "model": "string",
+    "parameter": "string",
+    "value": "float64",
+    "time_unit": "string",
+    "log_likelihood": "float64",
+    "customers": "Int64",
+    "converged": "boolean",
+    "calibration_end": "datetime64[us]",
+    "model_status": "string",
+    "model_status_reason": "string",
+}
 
 
 def _rows(name, params, unit, fitted, calibration_end):
@@ -24,22 +46,69 @@ def _rows(name, params, unit, fitted, calibration_end):
             "customers": None if fitted is None else int(fitted.n_customers),
             "converged": None if fitted is None else bool(fitted.converged),
             "calibration_end": calibration_end,
+            "model_status": FITTED,
+            "model_status_reason": None,
         }
         for parameter, value in params.items()
     ]
 
 
+def not_estimable_reason(summary: pd.DataFrame) -> str | None:
+    """Why BG/NBD cannot be fitted on ``summary`` yet, in words and numbers; None when it can."""
+    customers = len(summary)
+    if customers == 0:
+        return "no customers yet (no purchase recorded)"
+    repeat = int((summary["frequency"] > 0).sum())
+    if repeat == 0:
+        return f"no customer has a repeat purchase yet (0 of {customers} customers)"
+    if (summary["age_days"] <= 0).all():
+        return (
+            f"every customer's first purchase is on the calibration end ({customers} customers): "
+            "the calibration period has no length yet"
+        )
+    return None
+
+
+def _not_estimable(reason: str, customers: int, calibration_end) -> list[dict]:
+    return [
+        {
+            "model": "bgnbd",
+            "parameter": None,
+            "value": None,
+            "time_unit": TIME_UNIT,
+            "log_likelihood": None,
+            "customers": customers,
+            "converged": None,
+            "calibration_end": calibration_end,
+            "model_status": NOT_ESTIMABLE,
+            "model_status_reason": reason,
+        }
+    ]
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["calibration_end"] = pd.to_datetime(frame["calibration_end"])
+    return frame.astype(COLUMNS)
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     summary = dbt.ref("customer_purchase_summary").df()
-    calibration_end = summary["calibration_end"].max()
-    x = summary["frequency"].to_numpy(float)
-    purchases = clv.fit_bgnbd(
-        x,
-        summary["recency_days"].to_numpy(float),
-        summary["age_days"].to_numpy(float),
-        time_unit=TIME_UNIT,
-    )
+    calibration_end = summary["calibration_end"].max() if len(summary) else None
+    reason = not_estimable_reason(summary)
+    if reason is None:
+        try:
+            purchases = clv.fit_bgnbd(
+                summary["frequency"].to_numpy(float),
+                summary["recency_days"].to_numpy(float),
+                summary["age_days"].to_numpy(float),
+                time_unit=TIME_UNIT,
+            )
+        except clv.InsufficientDataError as error:  # a case not foreseen above: say so
+            reason = str(error)
+    if reason is not None:
+        return _frame(_not_estimable(reason, len(summary), calibration_end))
     rows = _rows("bgnbd", purchases.params, TIME_UNIT, purchases, calibration_end)
     repeat = summary[summary["frequency"] > 0]
     try:
@@ -51,4 +120,4 @@ def model(dbt, session):
         orders = dbt.ref("fct_orders").df()
         mean = float(orders.loc[~orders["is_refund"], "revenue"].astype(float).mean())
         rows += _rows("observed", {"mean_order_value": mean}, None, None, calibration_end)
-    return pd.DataFrame(rows)
+    return _frame(rows)
