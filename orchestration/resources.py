@@ -70,10 +70,12 @@ class ExportAPIResource(dg.ConfigurableResource):
 
     def download_day(self, day: date, exports: Path) -> Path | None:
         """Download one export day into the export folder; None when the vendor has no data."""
-        client_class = (
-            MixpanelExportClient if self.source == layout.MIXPANEL else AmplitudeExportClient
-        )
-        with client_class.from_env() as client:
+        if self.source == layout.MIXPANEL:
+            # Days end at midnight in the project's time zone (RECUR_MIXPANEL_TIMEZONE).
+            today = environment.ingest_settings().mixpanel_today
+            with MixpanelExportClient.from_env(today=today) as client:
+                return client.download_day(day, exports)
+        with AmplitudeExportClient.from_env() as client:
             return client.download_day(day, exports)
 
     def download_profiles(self, exports: Path) -> list[Path]:

@@ -219,7 +219,8 @@ class MixpanelExportClient:
         if day >= today:
             raise ExportAPIError(
                 f"Mixpanel day {day.isoformat()} has not ended yet (today is {today.isoformat()} "
-                f"UTC): export at most {(today - timedelta(days=1)).isoformat()}"
+                f"in the project's time zone): export at most "
+                f"{(today - timedelta(days=1)).isoformat()}"
             )
         mixpanel_dir = Path(exports_dir) / "mixpanel"
         target = mixpanel_dir / f"{day.isoformat()}.jsonl.gz"

@@ -134,6 +134,13 @@ class IngestSettings:
             parts.append(f";timezone={self.mixpanel_timezone}")
         return "".join(parts)
 
+    def mixpanel_today(self) -> date:
+        """Today in the Mixpanel project's time zone: days from this one on have not ended, so
+        the Export API client refuses them (``MixpanelExportClient(today=...)``)."""
+        with duckdb.connect() as con:
+            query = "select timezone(?, now())::date"
+            return con.execute(query, [self.mixpanel_timezone]).fetchone()[0]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestSettings:
         """The defaults, with ``RECUR_EARLIEST_EVENT`` and ``RECUR_MIXPANEL_TIMEZONE`` applied."""
