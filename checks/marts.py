@@ -117,9 +117,16 @@ def rfm_segments_suite(t: Thresholds) -> Suite:
 
 def ltv_parameters_suite(t: Thresholds) -> Suite:
     """BG/NBD's r, alpha, a, b and Gamma-Gamma's p, q, gamma (when fitted) are there, positive
-    and finite (blocking: predicted LTV goes to HubSpot)."""
+    and finite (blocking: predicted LTV goes to HubSpot). A model that is not estimable yet (no
+    repeat buyer, no customer) is a result, not a failure: then the table is its one status row,
+    with the reason."""
 
     def expectations(frame: pd.DataFrame):
+        if (frame["model_status"] == "not_estimable").any():
+            return [
+                rows_between("a not-estimable model is one status row", 1, 1),
+                not_null("model_status_reason", "a not-estimable model says why"),
+            ]
         expects = [
             not_null("value", "every parameter has a value"),
             positive_finite("value", "every parameter is > 0 and finite"),
@@ -138,9 +145,11 @@ def ltv_parameters_suite(t: Thresholds) -> Suite:
         asset=("analytics", "ltv_model_params"),
         severity="blocking",
         description="The LTV models' parameters (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, gamma "
-        "or the observed mean order value) exist and are positive and finite.",
+        "or the observed mean order value) exist and are positive and finite, or the model is "
+        "not estimable yet and says why.",
         query="""
-            select model, parameter, value, time_unit, customers
+            select model, parameter, value, time_unit, customers, model_status,
+                   model_status_reason
             from analytics.ltv_model_params
             order by model, parameter
         """,
@@ -149,13 +158,19 @@ def ltv_parameters_suite(t: Thresholds) -> Suite:
 
 
 def churn_scores_suite(t: Thresholds) -> Suite:
-    """Every churn score is a probability (blocking: it goes to HubSpot)."""
+    """Every churn score is a probability (blocking: it goes to HubSpot). Customers of a
+    not-estimable LTV model have no score yet (churn_risk.model_status) and are not checked."""
     return Suite(
         name="churn_scores_in_range",
         asset=("analytics", "churn_risk"),
         severity="blocking",
-        description="Every analytics.churn_risk.churn_score is set and lies in [0, 1].",
-        query="select user_id, churn_score, churn_band from analytics.churn_risk order by user_id",
+        description="Every analytics.churn_risk.churn_score is set and lies in [0, 1] (customers "
+        "of a not-estimable LTV model have none).",
+        query="""
+            select user_id, churn_score, churn_band from analytics.churn_risk
+            where model_status is distinct from 'not_estimable'
+            order by user_id
+        """,
         expectations=lambda frame: [
             not_null("churn_score", "every customer has a churn score"),
             between("churn_score", "churn scores lie in [0, 1]", 0, 1),

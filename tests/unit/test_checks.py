@@ -239,9 +239,13 @@ def test_the_segment_count_rule_waits_for_more_than_100_customers(wh):
 def ltv(wh, params):
     wh(
         "create table analytics.ltv_model_params (model varchar, parameter varchar, "
-        "value double, time_unit varchar, customers double)"
+        "value double, time_unit varchar, customers double, model_status varchar, "
+        "model_status_reason varchar)"
     )
-    wh("insert into analytics.ltv_model_params values (?, ?, ?, 'days', 100)", params)
+    wh(
+        "insert into analytics.ltv_model_params values (?, ?, ?, 'days', 100, 'fitted', null)",
+        params,
+    )
 
 
 GOOD_LTV = [
@@ -276,14 +280,40 @@ def test_the_observed_mean_order_value_stands_in_for_gamma_gamma(wh):
     assert run(wh, ltv_parameters_suite(T)).passed
 
 
+def test_a_not_estimable_ltv_model_passes_with_its_reason(wh):
+    """No repeat buyer yet: one status row without parameters is a result (issue 11, item 2)."""
+    wh(
+        "create table analytics.ltv_model_params (model varchar, parameter varchar, "
+        "value double, time_unit varchar, customers bigint, model_status varchar, "
+        "model_status_reason varchar)"
+    )
+    reason = "no customer has a repeat purchase yet (0 of 12 customers)"
+    wh(
+        "insert into analytics.ltv_model_params values "
+        "('bgnbd', null, null, 'days', 12, 'not_estimable', ?)",
+        [(reason,)],
+    )
+    assert run(wh, ltv_parameters_suite(T)).passed
+    wh("update analytics.ltv_model_params set model_status_reason = null")
+    outcome = run(wh, ltv_parameters_suite(T))
+    assert not outcome.passed and list(failed(outcome)) == ["a not-estimable model says why"]
+
+
+def churn(wh, rows, status="fitted"):
+    wh(
+        "create table analytics.churn_risk (user_id varchar, churn_score double, "
+        "churn_band varchar, model_status varchar)"
+    )
+    wh(f"insert into analytics.churn_risk values (?, ?, 'low', '{status}')", rows)
+
+
+def test_customers_of_a_not_estimable_ltv_model_have_no_churn_score(wh):
+    churn(wh, [("amy", None), ("ben", None)], status="not_estimable")
+    assert run(wh, churn_scores_suite(T)).passed
+
+
 def test_churn_scores_outside_0_1_or_missing_fail(wh):
-    wh(
-        "create table analytics.churn_risk (user_id varchar, churn_score double, churn_band varchar)"
-    )
-    wh(
-        "insert into analytics.churn_risk values (?, ?, 'low')",
-        [("amy", 0.0), ("ben", 1.0), ("cat", 1.2), ("dan", None)],
-    )
+    churn(wh, [("amy", 0.0), ("ben", 1.0), ("cat", 1.2), ("dan", None)])
     outcome = run(wh, churn_scores_suite(T))
     assert not outcome.passed
     assert outcome.failing_examples[["user_id", "expectation"]].values.tolist() == [
