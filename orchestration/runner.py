@@ -119,4 +119,19 @@ def run(
             for event in result.all_events:
                 if event.is_step_failure:
                     echo(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
+        for line in check_warnings(result):
+            echo(f"    warning: {line}")
     return report
+
+
+def check_warnings(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The lines of the failed WARN checks of a run that list them under the metadata key
+    ``warnings`` (e.g. event_names_matched: a configured event name that matched no event)."""
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        listed = evaluation.metadata.get("warnings")
+        if evaluation.passed or listed is None:
+            continue
+        name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+        lines.extend(f"{name}: {text}" for text in listed.value or [])
+    return lines

@@ -1,7 +1,8 @@
 """The retention report: one static HTML page of what the warehouse knows and what was synced.
 
 Sections: headline numbers, the cohort heatmap and LTV curves, RFM segment sizes, funnels,
-audience sizes, and the latest outcome of every sync (from the sync state file).
+audience sizes, the latest outcome of every sync (from the sync state file), and configured event
+names that matched no event (with the closest names seen).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from reports import charts
+from checks.event_names import configured_name_warnings
+from reports import charts, ltv_status
 from reports.pages import figure, table, write_page
 
 SYNC_COLUMNS = (
@@ -48,6 +50,22 @@ def latest_syncs(state: Path) -> list[tuple]:
         return []
     finally:
         con.close()
+
+
+def event_names_section(con: duckdb.DuckDBPyConnection) -> str:
+    """Configured event names that matched no event, with the closest names seen."""
+    unmatched = configured_name_warnings(con)
+    if not unmatched:
+        return "<p>Every configured event name matched events.</p>"
+    return (
+        "<p>Warning: these configured event names matched no event, so what they feed (funnels, "
+        "audiences, retention, engagement) counts nobody. Set them to your app's names "
+        "(dbt_project.yml, Event names; docs/configuration.md).</p>"
+        + table(
+            ("event name", "set in", "closest names seen"),
+            [(w.event_name, ", ".join(w.settings), ", ".join(w.closest)) for w in unmatched],
+        )
+    )
 
 
 def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Report:
@@ -86,11 +104,16 @@ def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Rep
     sections = [
         ("In numbers", headline),
         ("Retention", figure("Retention on, by cohort", report.charts["Retention on, by cohort"])),
-        ("Lifetime value", figure("Historical LTV curves", report.charts["Historical LTV curves"])),
+        (
+            "Lifetime value",
+            ltv_status.warning_html(con)
+            + figure("Historical LTV curves", report.charts["Historical LTV curves"]),
+        ),
         ("Segments", figure("RFM segments", report.charts["RFM segments"])),
         ("Funnels", figure("Funnels", report.charts["Funnels"])),
         ("Audiences", table(("audience", "members"), sizes)),
         ("Last sync of each audience", syncs),
+        ("Event names", event_names_section(con)),
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report.path = write_page(

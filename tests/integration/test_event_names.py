@@ -155,3 +155,49 @@ def test_default_names_on_app_data_warn_with_the_closest_names_seen(default_name
     assert "View Item" in warnings
     assert "audience_purchase_event" in warnings["Purchase"].settings
     assert "'Purchase' matched no event; closest: purchase" in warnings["Purchase"].message
+
+
+def test_recur_run_prints_the_warnings_and_dagster_and_the_report_show_them(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+
+    exports = write_exports(tmp_path)
+    monkeypatch.setenv("RECUR_EXPORTS", str(exports))
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("RECUR_STATE", str(tmp_path / "state.duckdb"))
+    monkeypatch.delenv("RECUR_AS_OF", raising=False)
+    # the app's purchase and cart events through the environment; the funnels keep the defaults
+    monkeypatch.setenv(
+        "RECUR_DBT_VARS",
+        json.dumps({k: APP_VARS[k] for k in ("audience_cart_events", "audience_purchase_event")}),
+    )
+    for name in ("MIXPANEL_SERVICE_ACCOUNT_SECRET", "MIXPANEL_API_SECRET", "AMPLITUDE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    instance = dg.DagsterInstance.ephemeral()
+    lines: list[str] = []
+    report = run(build_defs(), dagster_instance=instance, echo=lines.append)
+    assert report.failed == []
+
+    printed = "\n".join(lines)
+    assert (
+        "warning: analytics/event_name_settings event_names_matched: 'Purchase' matched no "
+        "event; closest: purchase (set in funnels.purchase.steps[4], "
+        "funnels.signup_to_purchase.steps[2], event_weights (seed))"
+    ) in printed
+    assert "'Add To Cart' matched no event; closest: add_to_cart" in printed
+    assert "audience_purchase_event" not in printed  # RECUR_DBT_VARS reached dbt
+
+    key = dg.AssetCheckKey(dg.AssetKey(["analytics", "event_name_settings"]), "event_names_matched")
+    record = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)[0]
+    evaluation = record.event.dagster_event.event_specific_data
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert any(
+        text.startswith("'Checkout Started' matched no event; closest: checkout")
+        for text in evaluation.metadata["warnings"].value
+    )
+
+    page = (tmp_path / "reports" / "report.html").read_text()
+    assert "Event names" in page and "Checkout Started" in page

@@ -1,5 +1,6 @@
 """Quality: great-expectations suites as asset checks (blocking ones gate the syncs), and
-freshness checks on the ingest assets and core marts."""
+freshness checks on the ingest assets and core marts, and a warning when a configured event name
+matched no event."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from orchestration.defs.quality.asset_checks import (
     freshness_sensor,
     quality_checks,
 )
+from orchestration.defs.quality.event_names import event_names_matched
 
 _freshness = freshness_checks()
 
 defs = dg.Definitions(
-    asset_checks=[*quality_checks(), *_freshness],
+    asset_checks=[*quality_checks(), *_freshness, event_names_matched],
     sensors=[freshness_sensor(_freshness)],
 )

@@ -1,6 +1,7 @@
 """The dbt models as Dagster assets: one `dbt build` per run for the selected models."""
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
+import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -9,6 +10,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
+from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
 from orchestration.metadata import preview
 from orchestration.resources import WarehouseResource
@@ -34,12 +36,20 @@ def with_table_metadata(
                 extra = {
                     "dagster/row_count": dg.MetadataValue.int(rows),
                     "preview": dg.MetadataValue.md(preview(con, relation)),
+                    **ltv_status_metadata(context, con, relation),
                 }
             except duckdb.Error:  # a model that is not a table (ephemeral), or was dropped
                 extra = {}
             yield output.with_metadata({**output.metadata, **extra})
     finally:
         con.close()
+
+
+def dbt_vars_args() -> list[str]:
+    """``--vars`` from RECUR_DBT_VARS (a YAML mapping, as dbt's own ``--vars``), e.g. the app's
+    event names for `recur run` (docs/configuration.md); none when unset."""
+    text = os.environ.get("RECUR_DBT_VARS", "").strip()
+    return ["--vars", text] if text else []
 
 
 @dbt_assets(
@@ -55,7 +65,8 @@ def recur_dbt_models(
     exist and check code, not data: they run in CI."""
     outputs: list[dg.Output] = []
     try:
-        for event in dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream():
+        args = ["build", "--exclude", "test_type:unit", *dbt_vars_args()]
+        for event in dbt.cli(args, context=context).stream():
             if isinstance(event, dg.Output):
                 outputs.append(event)
             else:
