@@ -1,8 +1,11 @@
 """Where export files live and which export day each one holds.
 
-The export folder (``RECUR_EXPORTS``) holds ``mixpanel/`` with one raw-export file per UTC day
+The export folder (``RECUR_EXPORTS``) holds ``mixpanel/`` with one raw-export file per project day
 (``*.jsonl``, ``*.json``, ``*.jsonl.gz``, ``*.json.gz``; the day as ``YYYY-MM-DD`` in the name),
 ``mixpanel/profiles/`` with Engage pages, and ``amplitude/`` with export zips (the day in the name).
+A project day is a UTC day, or, for a Mixpanel project exporting local times
+(``RECUR_MIXPANEL_TIMEZONE``), a day of the project's time zone: the file's day is its partition,
+while the events' times are converted to UTC on load (``sources/mixpanel.py``).
 """
 
 from __future__ import annotations
