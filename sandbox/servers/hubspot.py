@@ -100,18 +100,23 @@ LIFECYCLE_STAGES = (
     ("other", "Other"),
 )
 
-#: Real top-level domains the email check accepts (HubSpot checks for a real TLD).
+#: Real top-level domains the email check accepts (HubSpot checks for a real TLD, "after handling
+#: unicode TLDs": ``user@email.삼성`` is valid). A sample of IANA's list; unicode TLDs by punycode.
 VALID_TLDS = frozenset(
     """
     com org net edu gov mil int info biz name pro mobi app dev io co ai me tv cc ws xyz online
     site store shop tech cloud email digital agency blog news live life world space website
     de fr uk es it nl jp br in au ca us eu ch at be se no dk fi pl pt ie cz sk hu ro gr ru ua tr
     il ae sa za ng ke eg ma cn hk tw kr sg my th vn id ph nz mx ar cl pe uy ve is lu li mc
+    example test xn--p1ai xn--3e0b707e xn--fiqs8s xn--cg4bki
     """.split()
 )
+#: RFC 2822 dot-atom local part (ASCII, unquoted) @ an ASCII (punycode) domain of labels.
 _EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,63})$"
+    r"(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?P<tld>[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}))",
+    re.ASCII,
 )
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -265,10 +270,19 @@ def now_iso() -> str:
 
 
 def is_valid_email(value: str) -> bool:
-    """RFC-ish syntax and a real top-level domain (``ada@example.notatld`` is refused)."""
-    if len(value) > 254 or len(value.partition("@")[0]) > 64:
+    """HubSpot's documented rule: RFC 2822 syntax, no quoted or unicode local part, a domain that
+    ends in a real top-level domain; unicode (IDN) domains count by their punycode form, so
+    ``ada@exämple.com`` is valid and ``üñîçødé@exämple.com`` is not. At most 254 characters
+    (64 before the ``@``); nothing around the address (no space, no newline)."""
+    local, at, domain = value.rpartition("@")
+    if not at or not domain or len(value) > 254 or len(local) > 64:
         return False
-    match = _EMAIL.match(value)
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
+    match = _EMAIL.fullmatch(f"{local}@{domain}")
     return match is not None and match["tld"].lower() in VALID_TLDS
 
 

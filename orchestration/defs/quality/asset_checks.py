@@ -9,6 +9,10 @@ on the blocking-checked tables it is built from (``additional_deps``: raw events
 of their blocking checks fails, the audience checks do not run, and neither do the syncs behind
 them. Runs that rebuild only part of the graph run those upstream checks too (runner.py).
 A suite that cannot run at all (its table is missing) fails its step, which stops the same syncs.
+
+The email rule is not here: it concerns only the syncs that send emails, so it is a check on each
+such sync asset, run by the sync's own step (orchestration/defs/syncs/assets.py), and a failure
+stops that sync alone.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.

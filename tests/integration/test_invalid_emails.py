@@ -1,0 +1,225 @@
+"""Invalid emails, as a real CRM has them: a few per cent of the profiles, and one unicode address.
+
+Below ``RECUR_CHECK_MAX_INVALID_EMAIL_SHARE`` the email syncs run: HubSpot (the sandbox) receives
+every valid member, the invalid ones are held back with their reason, and a file keyed by
+``user_id`` (no email sent) writes every member. Above the share the email sync is blocked by its
+``emails_valid`` check and the ``user_id`` file sync still runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sandbox.generate import generate
+from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sources.warehouse import connect
+from syncs.emails import INVALID_EMAIL_REASON, is_valid_email
+from syncs.spec import SyncSpec
+from syncs.state import StateStore
+
+UNICODE = "üñîçødé@exämple.com"
+NEW, WIN_BACK = "aud_new_customers", "aud_win_back"
+NEW_SYNC = dg.AssetKey(["syncs", f"{NEW}_to_hubspot"])
+WIN_BACK_SYNC = dg.AssetKey(["syncs", f"{WIN_BACK}_to_hubspot"])
+#: A file sync keyed by user_id that sends no email (added to the declared ones by the test).
+IDS_FILE = SyncSpec(
+    NEW, "file", "user_id", (("user_id", "user_id"),), format="csv", name=f"{NEW}_ids_to_file"
+)
+IDS_SYNC = dg.AssetKey(["syncs", IDS_FILE.name])
+
+
+def bad_address(n: int) -> str:
+    """Invalid addresses of the kinds CRMs hold."""
+    kinds = ["jo{n}.broken-at-example.com", "jo{n}@localhost", "jo{n}..x@example.com",
+             "jo{n}@example.com\n", "jo {n}@example.com", "jo{n}@@example.com"]  # fmt: skip
+    return kinds[n % len(kinds)].format(n=n)
+
+
+def profiles(exports: Path) -> dict[str, str]:
+    """user_id -> email of every profile with one."""
+    return {
+        p["$distinct_id"]: p["$properties"]["$email"]
+        for page in sorted((exports / "mixpanel" / "profiles").glob("*.json"))
+        for p in json.loads(page.read_text())["results"]
+        if p["$properties"].get("$email")
+    }
+
+
+def set_emails(exports: Path, emails: dict[str, str]) -> None:
+    for page in sorted((exports / "mixpanel" / "profiles").glob("*.json")):
+        doc = json.loads(page.read_text())
+        hit = [p for p in doc["results"] if p["$distinct_id"] in emails]
+        for p in hit:
+            p["$properties"]["$email"] = emails[p["$distinct_id"]]
+        if hit:
+            page.write_text(json.dumps(doc))
+
+
+def members(tmp: Path, audience: str) -> dict[str, str]:
+    with connect(tmp / "warehouse.duckdb", read_only=True) as con:
+        return dict(con.execute(f"select user_id, email from audiences.{audience}").fetchall())
+
+
+def evaluation(instance: dg.DagsterInstance, key: dg.AssetKey):
+    record = instance.get_latest_asset_check_evaluation_record(
+        dg.AssetCheckKey(key, "emails_valid")
+    )
+    assert record is not None and record.event is not None, f"emails_valid on {key} never ran"
+    return record.event.dagster_event.event_specific_data
+
+
+def last_run(tmp: Path, sync: str):
+    with StateStore(tmp / "state.duckdb") as state:
+        runs = state.runs(limit=1000)
+    mine = runs[runs["sync"] == sync]
+    return None if mine.empty else mine.iloc[0]
+
+
+def rejections(tmp: Path, sync: str) -> dict[str, str]:
+    with StateStore(tmp / "state.duckdb") as state:
+        frame = state.rejections(sync)
+    return dict(zip(frame["key"], frame["reason"], strict=True))
+
+
+def ids_in_file(tmp: Path) -> set[str]:
+    with open(tmp / "files" / f"{NEW}.csv") as f:
+        return {row["user_id"] for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One clean run to learn the audiences, then 3% of the profile emails made invalid (one
+    member of each HubSpot audience among them, the unicode address in aud_new_customers)."""
+    tmp = tmp_path_factory.mktemp("emails")
+    exports = tmp / "exports"
+    generate(exports, users=300, days=14, seed=11, faults=0.0)
+    env = {
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
+        "RECUR_STATE": str(tmp / "state.duckdb"),
+        "RECUR_AUDIENCE_FILES": str(tmp / "files"),
+    }
+    with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.setenv("HUBSPOT_BASE_URL", server.url)
+        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        mp.delenv("RECUR_CHECK_MAX_INVALID_EMAIL_SHARE", raising=False)
+        from orchestration.definitions import build_defs
+        from orchestration.defs.syncs.assets import build_sync_asset
+        from orchestration.runner import run
+
+        def defs():
+            return dg.Definitions.merge(
+                build_defs(), dg.Definitions(assets=[build_sync_asset(IDS_FILE)])
+            )
+
+        instance = dg.DagsterInstance.ephemeral()
+        clean = run(
+            defs(), select="not group:syncs", dagster_instance=instance, echo=lambda _: None
+        )
+        assert clean.failed == []
+        new, win_back = members(tmp, NEW), members(tmp, WIN_BACK)
+        assert len(new) >= 20 and len(win_back) >= 20, (len(new), len(win_back))
+        everyone = profiles(exports)
+        planted = {sorted(new)[0]: UNICODE, sorted(win_back)[0]: bad_address(0)}
+        others = sorted(set(everyone) - set(new) - set(win_back))
+        for i, user in enumerate(others[: math.ceil(0.03 * len(everyone)) - len(planted)]):
+            planted[user] = bad_address(i + 1)
+        set_emails(exports, planted)
+        report = run(defs(), dagster_instance=instance, echo=lambda _: None)
+        yield {
+            "tmp": tmp,
+            "exports": exports,
+            "server": server,
+            "instance": instance,
+            "report": report,
+            "planted": planted,
+            "profiles": everyone,
+            "defs": defs,
+            "run": run,
+        }
+
+
+def test_3_percent_invalid_emails_do_not_block_the_valid_members(world):
+    tmp, server, instance = world["tmp"], world["server"], world["instance"]
+    planted = world["planted"]
+    assert len(planted) == math.ceil(0.03 * len(world["profiles"]))
+    assert world["report"].failed == []
+    for audience, key in ((NEW, NEW_SYNC), (WIN_BACK, WIN_BACK_SYNC)):
+        audience_members = members(tmp, audience)
+        bad = {u: e for u, e in audience_members.items() if u in planted}
+        assert len(bad) == 1 and set(bad.values()) <= set(planted.values())
+        check = evaluation(instance, key)
+        assert check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+        assert check.metadata["invalid"].value == 1
+        assert check.metadata["max_invalid_share"].value == 0.05
+        assert check.metadata["members"].value == len(audience_members)
+        assert check.metadata["invalid_share"].value == pytest.approx(1 / len(audience_members))
+        (shown,) = check.metadata["examples"].value
+        assert shown["user_id"] in bad and shown["email"] == next(iter(bad.values())).lower()
+
+        # every valid member reached HubSpot and its list; the invalid one was held back
+        valid = {e.strip(" ").lower() for e in audience_members.values() if is_valid_email(e)}
+        assert len(valid) == len(audience_members) - 1
+        sync = key.path[1]
+        run = last_run(tmp, sync)
+        assert run["status"] == "success", run
+        assert run["delivered"] == len(valid) and run["invalid"] == 1
+        assert rejections(tmp, sync) == {
+            next(iter(bad.values())).strip(" ").lower(): INVALID_EMAIL_REASON
+        }
+    arrived = {c["email"] for c in server.contacts()}
+    sent_new = {e.lower() for e in members(tmp, NEW).values() if is_valid_email(e)}
+    assert sent_new <= arrived
+    assert UNICODE not in arrived and UNICODE.encode() not in b"".join(
+        r.body for r in server.requests
+    )
+    assert not any(e in arrived for e in planted.values())
+
+    # the user_id file sync sends no email: no email check, every member written
+    assert evaluation_missing(instance, IDS_SYNC)
+    assert ids_in_file(tmp) == set(members(tmp, NEW))
+
+
+def evaluation_missing(instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
+    return (
+        instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(key, "emails_valid"))
+        is None
+        and instance.get_latest_materialization_event(key) is not None
+    )
+
+
+def test_above_the_threshold_the_email_sync_is_blocked_and_the_id_file_is_not(world):
+    tmp, server, instance, exports = (world[k] for k in ("tmp", "server", "instance", "exports"))
+    new = members(tmp, NEW)
+    extra = math.floor(0.05 * len(new)) + 1  # with the unicode one: above 5%
+    more = {u: bad_address(100 + i) for i, u in enumerate(sorted(new)[1 : 1 + extra])}
+    set_emails(exports, more)
+    writes = len(server.requests)
+    before_new = last_run(tmp, NEW_SYNC.path[1])["run_id"]
+    report = world["run"](world["defs"](), dagster_instance=instance, echo=lambda _: None)
+    assert report.failed == ["unpartitioned"]
+
+    check = evaluation(instance, NEW_SYNC)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["invalid"].value == extra + 1
+    assert check.metadata["invalid_share"].value == pytest.approx((extra + 1) / len(new))
+    assert check.metadata["invalid_share"].value > check.metadata["max_invalid_share"].value
+    assert len(check.metadata["examples"].value) == 5
+    assert last_run(tmp, NEW_SYNC.path[1])["run_id"] == before_new  # nothing started
+    assert not any(
+        b"Recur: New customers" in r.body or any(e.encode() in r.body for e in more.values())
+        for r in server.requests[writes:]
+    )
+
+    # the id file and the other audience's email sync ran
+    assert ids_in_file(tmp) == set(members(tmp, NEW))
+    assert last_run(tmp, IDS_FILE.name)["status"] in ("success", "unchanged")
+    assert evaluation(instance, WIN_BACK_SYNC).passed
