@@ -96,7 +96,7 @@ def earliest_event_from_env(environ: Mapping[str, str]) -> date:
         warnings.warn(
             f"{DEPRECATED_EARLIEST_EVENT_ENV} is deprecated: rename it to {EARLIEST_EVENT_ENV} "
             "(one day for the loader and the checks)",
-            DeprecationWarning,
+            FutureWarning,
             stacklevel=2,
         )
         day = old_day

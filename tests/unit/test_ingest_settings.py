@@ -37,11 +37,11 @@ def test_a_bad_earliest_day_names_the_variable_and_the_form(value):
 
 
 def test_the_checks_old_name_is_a_deprecated_alias():
-    with pytest.warns(DeprecationWarning, match="rename it to RECUR_EARLIEST_EVENT"):
+    with pytest.warns(FutureWarning, match="rename it to RECUR_EARLIEST_EVENT"):
         assert Thresholds.from_env({"RECUR_CHECK_EARLIEST_EVENT": "2010-01-01"}).earliest_event == (
             date(2010, 1, 1)
         )
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(FutureWarning):
         old = IngestSettings.from_env({"RECUR_CHECK_EARLIEST_EVENT": "2010-01-01"})
     assert old.earliest_event == date(2010, 1, 1)
     with warnings.catch_warnings():
