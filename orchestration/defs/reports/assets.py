@@ -11,7 +11,9 @@ from reports.pages import data_uri
 from reports.report import SYNC_COLUMNS, write_report
 from syncs.spec import load_specs
 
-ANALYTICS = ("retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion")
+ANALYTICS = (
+    "retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion", "ltv_model_params",
+)  # fmt: skip
 
 
 def build_report_asset() -> dg.AssetsDefinition:
