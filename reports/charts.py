@@ -89,12 +89,24 @@ def ltv_curves(con: duckdb.DuckDBPyConnection, cohorts: int = 8) -> bytes:
 
 
 def segment_sizes(con: duckdb.DuckDBPyConnection) -> bytes:
-    """Customers per RFM segment, largest first (horizontal bars with counts)."""
+    """Customers per RFM segment, largest first (horizontal bars with counts). With no customer
+    (no event carries revenue: an app without purchases, or a new store) the chart says so: an
+    empty user_rfm is a result, not an error."""
     rows = con.execute(
         "select rfm_segment, count(*) from analytics.user_rfm group by 1 order by 2, 1"
     ).fetchall()
     if not rows:
-        raise ValueError("analytics.user_rfm is empty: build the analytics models first")
+        figure, axes = plt.subplots(figsize=(7, 1.2))
+        axes.text(
+            0.5,
+            0.5,
+            "No customers yet: RFM segments need orders (events that carry revenue)",
+            ha="center",
+            va="center",
+        )
+        axes.set_axis_off()
+        axes.set_title("RFM segments")
+        return _png(figure)
     figure, axes = plt.subplots(figsize=(7, 0.6 + 0.32 * len(rows)))
     bars = axes.barh([r[0] for r in rows], [r[1] for r in rows], color="#4c72b0")
     axes.bar_label(bars, fontsize=8, padding=2)
