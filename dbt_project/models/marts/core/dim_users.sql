@@ -1,6 +1,8 @@
 {#- One row per person: first touch, geo, contact details from profiles, and lifetime activity.
     Incremental: a run recomputes the people whose events, sessions or profile changed since its
-    last run (over their whole history) and removes people who no longer have events. -#}
+    last run (over their whole history), and the people who lost events (to another person, or to
+    a re-loaded export day: their stored lifetime_events no longer match), and removes people who
+    no longer have events. -#}
 {{
     config(
         materialized='incremental',
@@ -24,6 +26,15 @@ touched as (
     union all
     select user_id from {{ ref('stg_mixpanel__profiles') }}
     where loaded_at > (select max(updated_at) from {{ this }})
+    union all
+    -- people who lost events and gained none: every other change to a person's events rewrites
+    -- one of them (the first branch)
+    select stored.user_id
+    from {{ this }} as stored
+    left join (
+        select user_id, count(*) as events from {{ ref('fct_events') }} group by user_id
+    ) as current_events on current_events.user_id = stored.user_id
+    where coalesce(current_events.events, 0) <> stored.lifetime_events
 ),
 
 events as (

@@ -6,17 +6,21 @@
 
     Incremental: a run reads only (a) the copies loaded since its last run or exported within
     lookback_days of the newest export day, (b) the stored rows of those events, so that a copy
-    that arrives again competes with the one kept, and (c) the stored rows whose person changed
-    because a device identified since (merges are retroactive). Copies compete on their ids and
-    ordering columns alone; whole rows are read only for the winners that differ from what is
-    stored, and only those are written. It never re-reads whole history, and gives the rows a
-    full build gives. -#}
+    that arrives again competes with the one kept, (c) the stored rows whose person changed
+    because a device identified since (merges are retroactive), and (d) when an export day was
+    re-loaded (raw.load_ledger), every copy of the events whose stored row came from the
+    replaced load: such a stored row never competes, its event is decided again from the copies
+    that are left, and the post-hook deletes it when none is (macros/reloads.sql). Copies compete
+    on their ids and ordering columns alone; whole rows are read only for the winners that
+    differ from what is stored (another copy, person or load), and only those are written. It
+    never re-reads whole history for a new day, and gives the rows a full build gives. -#}
 {{
     config(
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook="{{ delete_rows_of_replaced_loads() }}",
     )
 }}
 
@@ -43,16 +47,31 @@ identity_map as (
 
 {% if is_incremental() %}
 
+{#- Export days re-loaded since the last run whose stored rows come from the replaced load. -#}
+{%- set replaced = replaced_days() %}
+
+{% if replaced %}
+stale as (
+    -- stored rows from a replaced load: their events are decided again from the copies left
+    select event_id from {{ this }}
+    where {{ rows_of_replaced_loads(replaced) }}
+),
+{% endif %}
+
 arrived as (
     select {{ columns | join(', ') }}
     from events
     where loaded_at > cast({{ watermark('loaded_at') }} as {{ dbt.type_timestamp() }})
        or arrived_on >= cast({{ dbt.dateadd('day', -var('lookback_days'),
                                             'cast(' ~ watermark('arrived_on') ~ ' as date)') }} as date)
+       {% if replaced -%}
+       or event_id in (select event_id from stale)
+       {%- endif %}
 ),
 
 changed as (
     -- stored events whose person the map now resolves differently (narrow: ids only)
+    -- (also when the evidence that linked a device vanished in a re-load: it is anonymous again)
     select existing.event_id
     from {{ this }} as existing
     left join identity_map as by_device
@@ -62,28 +81,33 @@ changed as (
         on by_amplitude_id.identifier_type = 'amplitude_id'
         and by_amplitude_id.identifier = cast(existing.amplitude_id as {{ dbt.type_string() }})
     where existing.identity_source <> 'user_id'
-      and existing.user_id <> coalesce(by_device.person_id, by_amplitude_id.person_id, existing.user_id)
+      and (existing.user_id <> {{ stitched_person('existing', 'null') }}
+           or existing.identity_source <> {{ stitched_identity_source('null') }})
 ),
 
 {#- Most copies re-read by the lookback are the stored row again: they drop out before any
     wide column is read. -#}
 {%- set narrow = ['event_id', 'arrived_on', 'received_at', 'source_file', 'line_number', 'device_id',
-                  'user_id', 'amplitude_id', 'distinct_id'] %}
+                  'user_id', 'amplitude_id', 'distinct_id', 'loaded_at'] %}
 
 candidates as (
     select {{ narrow | join(', ') }}, 0 as is_stored
     from arrived
     where {{ held_out_reason() }} is null
     union all
-    -- stored rows of events that arrived again, or whose person changed
+    -- stored rows of events that arrived again, or whose person changed; never a stored row
+    -- of a replaced load
     select
         {% for column in narrow -%}
         {{ 'source_user_id as user_id' if column == 'user_id' else column }},
         {% endfor -%}
         1 as is_stored
     from {{ this }}
-    where event_id in (select event_id from arrived)
-       or event_id in (select event_id from changed)
+    where (event_id in (select event_id from arrived)
+           or event_id in (select event_id from changed))
+      {% if replaced -%}
+      and not {{ rows_of_replaced_loads(replaced) }}
+      {%- endif %}
 ),
 
 {% else %}
@@ -114,20 +138,8 @@ stitched as (
         deduplicated.{{ column }},
         {% endfor -%}
         deduplicated.is_stored,
-        coalesce(
-            deduplicated.user_id,
-            by_device.person_id,
-            by_amplitude_id.person_id,
-            'device:' || deduplicated.device_id,
-            'amplitude:' || cast(deduplicated.amplitude_id as {{ dbt.type_string() }}),
-            'distinct:' || deduplicated.distinct_id
-        ) as person_id,
-        case
-            when deduplicated.user_id is not null then 'user_id'
-            when by_device.person_id is not null then 'device'
-            when by_amplitude_id.person_id is not null then 'amplitude_id'
-            else 'anonymous'
-        end as identity_source
+        {{ stitched_person('deduplicated', 'deduplicated.user_id') }} as person_id,
+        {{ stitched_identity_source('deduplicated.user_id') }} as identity_source
     from deduplicated
     left join identity_map as by_device
         on by_device.identifier_type = 'device'
@@ -142,7 +154,9 @@ stitched as (
 
 changed_winners as (
     -- Winners that come out as stored are not written again (delete+insert leaves rows it is
-    -- not given alone), so the models downstream see only real changes.
+    -- not given alone), so the models downstream see only real changes. A copy from a newer load
+    -- of its day is a change even at the same place in the same file (a re-export may change an
+    -- event's properties, revenue or people).
     select stitched.event_id, stitched.source_file, stitched.line_number, stitched.is_stored,
            stitched.person_id, stitched.identity_source
     from stitched
@@ -150,7 +164,9 @@ changed_winners as (
         on stored.event_id = stitched.event_id
         and stored.source_file = stitched.source_file
         and stored.line_number = stitched.line_number
+        and stored.loaded_at = stitched.loaded_at
         and stored.user_id = stitched.person_id
+        and stored.identity_source = stitched.identity_source
     where stored.event_id is null
 ),
 

@@ -1,10 +1,14 @@
-{#- One row per purchase or refund: every event that carries revenue (refunds are negative). -#}
+{#- One row per purchase or refund: every event that carries revenue (refunds are negative).
+    Incremental: a run writes the orders of the events fct_events wrote since (new, changed or
+    re-attributed), and its post-hook deletes the orders whose event is gone or no longer
+    carries revenue (an event cut from a re-loaded export day, a refund corrected away). -#}
 {{
     config(
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook="{{ delete_orders_without_revenue_events() }}",
     )
 }}
 

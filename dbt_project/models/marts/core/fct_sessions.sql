@@ -6,14 +6,15 @@
     - "vendor" sources (Amplitude by default): the SDK's session_id, per person; events outside a
       session (session_id -1) belong to none.
     Length is the last event's time minus the first's. Sessions are numbered per person over all
-    their history: an incremental run recomputes every session of each person it touches. -#}
+    their history: an incremental run recomputes every session of each person it touches, and
+    deletes the sessions of people left with no event a session can hold. -#}
 {{
     config(
         materialized='incremental',
         unique_key='user_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook="{{ delete_people_without_events() }}",
+        post_hook="{{ delete_people_without_events(sessionizable_events()) }}",
     )
 }}
 
@@ -36,8 +37,7 @@ sessionizable as (
     -- events a session can hold: all of a gap source's, a vendor source's with a session id
     select user_id, count(*) as events
     from all_events
-    where source in ({{ ("'" ~ gap_sources | join("', '") ~ "'") if gap_sources else "''" }})
-       or vendor_session_id is not null
+    where {{ sessionizable_events() }}
     group by user_id
 ),
 
@@ -50,7 +50,9 @@ touched_people as (
     select user_id from all_events
     where updated_at > (select max(updated_at) from {{ this }})
     union all
-    -- ... and people who lost events to someone else (a shared device's owner changed)
+    -- ... and people who lost events: to someone else (a shared device's owner changed, an
+    -- event re-exported with another user id) or to a re-load of its export day. Every other
+    -- change to a person's events rewrites one of them, which the first branch finds.
     select stored.user_id
     from stored
     left join sessionizable on sessionizable.user_id = stored.user_id

@@ -7,11 +7,14 @@
         incremental_strategy='delete+insert',
         unique_key='arrived_on',
         on_schema_change='fail',
+        post_hook="{{ delete_rows_of_replaced_loads() }}",
     )
 }}
 
 {#- A table, not a view: the JSON properties are parsed once, when a day arrives, instead of on
-    every read. Incremental by export day: a run replaces the days that were (re)loaded since. -#}
+    every read. Incremental by export day: a run replaces the days that were (re)loaded since, as
+    the load ledger says, so a day re-loaded from an empty or all-bad file is emptied too (the
+    post-hook removes rows of replaced loads, see macros/reloads.sql). -#}
 
 with
 
@@ -19,8 +22,9 @@ source as (
     select * from {{ source('raw', 'amplitude_events') }}
     {% if is_incremental() %}
     where {{ adapter.quote('partition') }} in (
-        select {{ adapter.quote('partition') }} from {{ source('raw', 'amplitude_events') }}
-        where loaded_at > cast({{ watermark('loaded_at') }} as {{ dbt.type_timestamp() }})
+        select {{ adapter.quote('partition') }} from {{ load_ledger() }}
+        where source = 'amplitude'
+          and loaded_at > cast({{ watermark('loaded_at') }} as {{ dbt.type_timestamp() }})
     )
     {% endif %}
 ),
