@@ -55,3 +55,39 @@ def _transactions() -> pd.DataFrame:
 def transactions() -> pd.DataFrame:
     """6,919 purchases: ``customer_id`` (1..2357), ``date``, ``cds``, ``amount`` (dollars)."""
     return _transactions().copy()
+
+
+def write_mixpanel_exports(root: Path) -> dict[str, int]:
+    """CDNOW_sample as a Mixpanel raw export under ``root/mixpanel``: one JSONL file per day
+    (1997-01-01 .. 1998-06-30), each purchase a ``Purchase`` event at noon UTC (same-day purchases
+    of one customer a second apart) with ``revenue`` (dollars) and ``quantity`` (CDs). People are
+    ``cdnow-<sample id>``; there are no profiles, so nobody has an email. Returns lines per day."""
+    import json
+
+    purchases = transactions()
+    purchases["n"] = purchases.groupby(["date", "customer_id"]).cumcount()
+    seconds = (purchases["date"] - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    purchases["time"] = seconds + 12 * 3600 + purchases["n"]
+    folder = root / "mixpanel"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines_per_day: dict[str, int] = {}
+    for day, rows in purchases.groupby(purchases["date"].dt.strftime("%Y-%m-%d")):
+        lines = [
+            json.dumps(
+                {
+                    "event": "Purchase",
+                    "properties": {
+                        "time": int(row.time),
+                        "distinct_id": f"cdnow-{row.customer_id}",
+                        "$user_id": f"cdnow-{row.customer_id}",
+                        "$insert_id": f"cdnow-{row.Index}",
+                        "revenue": float(row.amount),
+                        "quantity": int(row.cds),
+                    },
+                }
+            )
+            for row in rows.itertuples()
+        ]
+        (folder / f"{day}.jsonl").write_text("\n".join(lines) + "\n")
+        lines_per_day[day] = len(lines)
+    return lines_per_day
