@@ -11,6 +11,7 @@ import time
 
 from orchestration import environment
 from orchestration.progress import progress_bar
+from reports.ltv_status import not_estimable_reason, warning_text
 from sources.warehouse import connect
 
 
@@ -89,18 +90,25 @@ def analytics_summary(warehouse) -> str:
             "select count(*), sum(historical_ltv), sum(predicted_ltv_12m) from analytics.customer_ltv"
         ).fetchone()
         churn = con.execute(
-            "select churn_band, count(*) from analytics.churn_risk group by 1 order by 1"
+            "select coalesce(churn_band, 'none (not estimable)'), count(*) "
+            "from analytics.churn_risk group by 1 order by 1"
         ).fetchall()
+        reason = not_estimable_reason(con)
     out = ["retention (pooled over cohorts; on / on or after; people observable):"]
     out += [f"  day {p:>2}: {on:6.1%} / {after:6.1%}  (n={n:,})" for p, on, after, n in retention]
     out.append("RFM segments: " + ", ".join(f"{name} {n:,}" for name, n in segments))
     for model, values, unit, ll, customers in params:
+        if values is None:  # not estimable yet: the reason is in the warning below
+            continue
         detail = f", per {unit[:-1]}" if unit else ""
         fit = f"; log-likelihood {ll}, {customers:,} customers" if ll is not None else ""
         out.append(f"LTV model {model}: {values}{detail}{fit}")
+    if reason:
+        out.append(f"warning: {warning_text(reason)}")
+    predicted = "not estimable yet" if ltv[2] is None else f"{ltv[2]:,.2f}"
     out.append(
-        f"customer LTV: {ltv[0]:,} customers, historical {ltv[1]:,.2f}, "
-        f"predicted next 12 months {ltv[2]:,.2f}"
+        f"customer LTV: {ltv[0]:,} customers, historical {ltv[1] or 0:,.2f}, "
+        f"predicted next 12 months {predicted}"
     )
     out.append("churn risk: " + ", ".join(f"{band} {n:,}" for band, n in churn))
     return "\n".join(out)

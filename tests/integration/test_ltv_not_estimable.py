@@ -177,3 +177,43 @@ def test_no_purchase_events_at_all_builds_empty_ltv_models(tmp_path):
             "select count(*), count(ltv_tier) from audiences.aud_contact_traits"
         ).fetchone()
         assert contacts == (CUSTOMERS + VISITORS, 0)
+
+
+def test_recur_run_is_green_and_warns_when_the_ltv_model_is_not_estimable(tmp_path, monkeypatch):
+    """The whole graph (ingest, dbt, checks, audiences, syncs, report) on the week without a
+    repeat buyer: every run succeeds, every audience and sync materializes, and the LTV assets'
+    metadata and the report carry the warning."""
+    import dagster as dg
+
+    exports = tmp_path / "exports"
+    write_week(exports, purchases=True)
+    monkeypatch.setenv("RECUR_EXPORTS", str(exports))
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("RECUR_STATE", str(tmp_path / "state.duckdb"))
+    monkeypatch.delenv("RECUR_AS_OF", raising=False)
+    for name in ("MIXPANEL_SERVICE_ACCOUNT_SECRET", "MIXPANEL_API_SECRET", "AMPLITUDE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    from orchestration.dbt_project import dbt_project
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+    from syncs.spec import load_specs
+
+    instance = dg.DagsterInstance.ephemeral()
+    defs = build_defs()
+    report = run(defs, dagster_instance=instance, echo=lambda _: None)
+    assert report.runs and report.failed == []
+
+    for name in ("ltv_model_params", "customer_ltv", "churn_risk"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(["analytics", name]))
+        metadata = event.asset_materialization.metadata
+        assert metadata["ltv_model_status"].value == "not_estimable", name
+        assert REASON in metadata["ltv_model_warning"].value, name
+    specs = load_specs(dbt_project.manifest_path)
+    keys = [dg.AssetKey(["syncs", spec.name]) for spec in specs]
+    keys += [dg.AssetKey([spec.schema, spec.audience]) for spec in specs]
+    assert len({spec.audience for spec in specs}) == 6  # every audience, LTV or not
+    for key in keys:
+        assert instance.get_latest_materialization_event(key) is not None, key
+    page = (tmp_path / "reports" / "report.html").read_text()
+    assert "Warning:" in page and "LTV model not estimable yet" in page and REASON in page
