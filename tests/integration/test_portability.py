@@ -408,8 +408,12 @@ def compiled(tmp_path_factory):
     incremental.mkdir()
 
     with duckdb.connect(str(incremental / "warehouse.duckdb")) as con:
-        # Empty stand-ins for the incremental models, with the columns their watermarks read.
-        con.execute("create schema core; create schema staging")
+        # Empty stand-ins for the incremental models, with the columns their watermarks read,
+        # and for the load ledger the incremental models read re-loaded days from.
+        con.execute("create schema core; create schema staging; create schema raw")
+        con.execute(
+            "create table raw.load_ledger (source varchar, partition date, loaded_at timestamp)"
+        )
         for table in (
             "core.fct_events",
             "core.fct_orders",
