@@ -291,6 +291,13 @@ def test_an_invalid_email_property_value_also_fails_the_batch(
         ("ada@-example.com", False),
         ("@example.com", False),
         ("ada example@example.com", False),
+        # HubSpot's documented rule: unicode domains and TLDs count, unicode or quoted local parts
+        # do not, nor anything around the address
+        ("ada@exämple.com", True),
+        ("ada@email.삼성", True),
+        ("üñîçødé@exämple.com", False),
+        ('"ada l"@example.com', False),
+        ("ada@example.com\n", False),
     ],
 )
 def test_email_validation(email: str, valid: bool) -> None:
