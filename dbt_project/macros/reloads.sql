@@ -26,11 +26,12 @@
 {%- endmacro %}
 
 
-{#- Post-hook of the incremental models that keep source, arrived_on and loaded_at: delete the
-    rows that come from a replaced load. The models re-read the days loaded since their last run
-    (and, for fct_events, the other copies of the events those rows held), so what is left of a
+{#- Post-hook of fct_events: delete the rows that come from a replaced load. The model decides
+    again every event whose stored row came from one (from the copies left), so what is left of a
     replaced load after the run is exactly what vanished from the source: an event cut from its
-    file, every event of a day whose file is now empty or all bad, the events of a deleted file. -#}
+    file, every event of a day whose file is now empty or all bad, the events of a deleted file.
+    Exact whatever the watermarks say (it compares every row with the ledger, reading three narrow
+    columns), so a run also repairs what an earlier one left. -#}
 {% macro delete_rows_of_replaced_loads() -%}
     {%- if is_incremental() -%}
     delete from {{ this }}
@@ -39,6 +40,19 @@
         from ({{ latest_loads() }}) as latest
         where latest.ledger_source = source and latest.ledger_day = arrived_on
     )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of the staging models: delete the rows of replaced loads before the re-loaded days
+    are parsed again. The days are listed before the run (replaced_days), so the database reads
+    only their row groups; a day re-loaded from an empty or all-bad file ends up empty. -#}
+{% macro delete_rows_of_replaced_days() -%}
+    {%- set days = replaced_days() if is_incremental() else [] -%}
+    {%- if days -%}
+    delete from {{ this }} where {{ rows_of_replaced_loads(days) }}
     {%- else -%}
     select 1
     {%- endif -%}

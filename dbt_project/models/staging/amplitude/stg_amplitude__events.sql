@@ -7,14 +7,14 @@
         incremental_strategy='delete+insert',
         unique_key='arrived_on',
         on_schema_change='fail',
-        post_hook="{{ delete_rows_of_replaced_loads() }}",
+        pre_hook="{{ delete_rows_of_replaced_days() }}",
     )
 }}
 
 {#- A table, not a view: the JSON properties are parsed once, when a day arrives, instead of on
     every read. Incremental by export day: a run replaces the days that were (re)loaded since, as
     the load ledger says, so a day re-loaded from an empty or all-bad file is emptied too (the
-    post-hook removes rows of replaced loads, see macros/reloads.sql). -#}
+    pre-hook removes rows of replaced loads, see macros/reloads.sql). -#}
 
 with
 
