@@ -93,6 +93,18 @@ def test_each_suite_is_a_check_on_its_table_and_the_audience_checks_wait_on_upst
         for checks in defs.asset_checks
         for spec in checks.check_specs
     }
+    # the email check is run by each email sync's own step: a check spec of the sync asset
+    specs.update(
+        {
+            (spec.asset_key.to_user_string(), spec.name): spec
+            for asset in defs.assets
+            if isinstance(asset, dg.AssetsDefinition)
+            for spec in asset.check_specs
+        }
+    )
+    assert ("syncs/aud_champions_to_hubspot", EMAILS_CHECK) not in {
+        (s.asset_key.to_user_string(), s.name) for c in defs.asset_checks for s in c.check_specs
+    }
     assert specs[("audiences/aud_champions", "audience_size_stable")].blocking
     # the email rule is per sync, on the syncs that send emails only
     assert not any(name == "audience_emails_valid" for _, name in specs)
