@@ -51,7 +51,7 @@ def write_week(exports: Path, *, purchases: bool) -> None:
         if purchases and person.startswith("c"):
             event(person, day, 9, "Add To Cart")
             event(person, day, 9, "Checkout Started")
-            event(person, day, 10, "Purchase", revenue=10.0 + i)
+            event(person, day, 10, "Purchase", revenue=30.0 - i)  # the earliest buyers spent most
             if person == "c01":
                 event(person, day, 11, "Purchase", revenue=5.0)
     for day, day_lines in lines.items():
@@ -112,8 +112,8 @@ def test_no_repeat_buyer_builds_with_not_estimable_rows(tmp_path):
                from analytics.customer_ltv""",
             [REASON],
         ).fetchone()
-        # 10 + 11 + ... + 21, and c01's second order of 5 on its day
-        assert ltv == (CUSTOMERS, 0, 0, 0, 0, 0, CUSTOMERS, sum(10.0 + i for i in range(12)) + 5, 0)
+        # 30 + 29 + ... + 19, and c01's second order of 5 on its day
+        assert ltv == (CUSTOMERS, 0, 0, 0, 0, 0, CUSTOMERS, 299.0, 0)
         churn = con.execute(
             """select count(*), count(churn_score), count(churn_band), count(p_no_purchase_90d),
                       count(recency_rank),
@@ -130,13 +130,14 @@ def test_no_repeat_buyer_builds_with_not_estimable_rows(tmp_path):
                from audiences.aud_contact_traits"""
         ).fetchone()
         assert contacts == (CUSTOMERS + VISITORS, 0, 0, CUSTOMERS, CUSTOMERS)
-        # at-risk high value falls back to the top 20% by historical revenue among slipping RFM
-        # segments; every member has the flag, none has an LTV tier
+        # at-risk high value falls back to the top 20% by historical revenue (c01 with 35, c02
+        # with 29) among the slipping RFM segments: c01 (Can't Lose Them), not c02 (Lost)
         at_risk = con.execute(
-            """select count(*), count(*) filter (where is_top_historical_value), count(ltv_tier)
+            """select user_id, historical_ltv, is_top_historical_value, rfm_segment, ltv_tier,
+                      churn_band
                from audiences.aud_at_risk_high_value"""
-        ).fetchone()
-        assert at_risk[0] == at_risk[1] and at_risk[2] == 0
+        ).fetchall()
+        assert at_risk == [("c01", 35.0, True, "Can't Lose Them", None, None)]
 
 
 def test_no_purchase_events_at_all_builds_empty_ltv_models(tmp_path):
