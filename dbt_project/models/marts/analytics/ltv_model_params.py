@@ -5,8 +5,8 @@ log-likelihood, the customers it was fitted on and the calibration end. Gamma-Ga
 repeat buyers (clv's minimum, 30); with fewer, customers are valued at the observed mean order
 value instead, recorded as the model "observed" (parameter mean_order_value).
 
-Data the purchase model cannot be fitted on yet (no customer at all, nobody with a repeat
-purchase, or every first purchase on the calibration end day) is not an error: the model gives
+Data the purchase model cannot be fitted on yet (no customer at all, or nobody with a repeat
+purchase) is not an error: the model gives
 one row with model_status 'not_estimable', the reason in model_status_reason and no parameter,
 and customer_ltv and churn_risk carry that status with null predictions. Fitted rows have
 model_status 'fitted' and no reason.
@@ -59,13 +59,8 @@ def not_estimable_reason(summary: pd.DataFrame) -> str | None:
     if customers == 0:
         return "no customers yet (no purchase recorded)"
     repeat = int((summary["frequency"] > 0).sum())
-    if repeat == 0:
+    if repeat == 0:  # also the first day of data: every age T is 0 then
         return f"no customer has a repeat purchase yet (0 of {customers} customers)"
-    if (summary["age_days"] <= 0).all():
-        return (
-            f"every customer's first purchase is on the calibration end ({customers} customers): "
-            "the calibration period has no length yet"
-        )
     return None
 
 
