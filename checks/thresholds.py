@@ -50,10 +50,6 @@ class Thresholds:
     #: this share of the audience's members have an address the sync would hold back (missing or
     #: not valid by syncs/emails.py); below it the valid rows sync and the rest are held back.
     max_invalid_email_share: float = 0.05
-    #: Syncs that send emails (an email match key or mapped email field): blocked when more than
-    #: this share of the audience's members have an address the sync would hold back (missing or
-    #: not valid by syncs/emails.py); below it the valid rows sync and the rest are held back.
-    max_invalid_email_share: float = 0.05
     #: Freshness of the ingest assets and core marts: the last update at most this long ago.
     freshness_hours: float = 36.0
     #: Failing rows shown per failed expectation.
