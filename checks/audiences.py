@@ -151,6 +151,17 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
         return email_summary(spec, members, max_share, t.examples)
 
     def expectations(frame: pd.DataFrame):
+        members = int(frame["members"].iloc[0]) if len(frame) else 0
+        if members < t.min_members_for_email_share:
+            return [
+                between(
+                    "invalid_share",
+                    f"fewer than {t.min_members_for_email_share} members: invalid addresses are "
+                    "held back, the share does not block",
+                    0.0,
+                    1.0,
+                )
+            ]
         return [
             between(
                 "invalid_share",
@@ -172,7 +183,10 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
         ),
         query=read,
         expectations=expectations,
-        params={"max_invalid_email_share": max_share},
+        params={
+            "max_invalid_email_share": max_share,
+            "min_members_for_email_share": t.min_members_for_email_share,
+        },
     )
 
 

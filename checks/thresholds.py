@@ -50,6 +50,9 @@ class Thresholds:
     #: this share of the audience's members have an address the sync would hold back (missing or
     #: not valid by syncs/emails.py); below it the valid rows sync and the rest are held back.
     max_invalid_email_share: float = 0.05
+    #: ... judged only from this many members on: in a smaller audience one bad address is a
+    #: large share by chance (1 of 9 is 11%), and the engine holds it back anyway.
+    min_members_for_email_share: int = 100
     #: Freshness of the ingest assets and core marts: the last update at most this long ago.
     freshness_hours: float = 36.0
     #: Failing rows shown per failed expectation.

@@ -39,9 +39,9 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         transform.defs,
-        quality.defs,
+        quality.build_defs(),
         reports.defs,
-        syncs.defs,
+        syncs.build_defs(),
         automation.defs,
         dg.Definitions(resources=resources(), executor=dg.in_process_executor),
     )

@@ -105,6 +105,8 @@ def world(tmp_path_factory):
         "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
         "RECUR_STATE": str(tmp / "state.duckdb"),
         "RECUR_AUDIENCE_FILES": str(tmp / "files"),
+        # 300 generated people give audiences of tens: judge the share at any size here
+        "RECUR_CHECK_MIN_MEMBERS_FOR_EMAIL_SHARE": "1",
     }
     with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
         for name, value in env.items():

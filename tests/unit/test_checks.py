@@ -354,7 +354,7 @@ def test_valid_emails_pass_with_their_numbers(wh):
     assert frame["examples"][0] == []
     outcome = run(wh, suite)
     assert outcome.passed and outcome.blocking and outcome.asset == ("syncs", "aud_test_to_hubspot")
-    assert outcome.params == {"max_invalid_email_share": 0.05}
+    assert outcome.params == {"max_invalid_email_share": 0.05, "min_members_for_email_share": 100}
 
 
 def test_a_share_of_invalid_emails_under_the_threshold_passes_and_shows_them(wh):
@@ -402,10 +402,18 @@ def test_the_share_threshold_is_a_setting(wh):
     assert not run(wh, sync_emails_suite(HUBSPOT, strict)).passed
 
 
+def test_a_small_audience_is_not_blocked_by_the_share_of_one_bad_address(wh):
+    audience(wh, members(8) + [("x", "nope")])  # 1 of 9 is 11%: chance, not a broken import
+    outcome = run(wh, sync_emails_suite(HUBSPOT, T))
+    assert outcome.passed and summary(outcome)["invalid"] == 1  # counted, shown, held back
+    assert not run(wh, sync_emails_suite(HUBSPOT, Thresholds(min_members_for_email_share=9))).passed
+
+
 def test_only_syncs_that_send_emails_get_the_email_rule(wh):
     assert sync_emails_suite(FILE_BY_ID, T) is None  # a user_id file never waits on emails
     audience(wh, members(5) + [(f"x{i}", "nope") for i in range(5)])
-    outcome = run(wh, sync_emails_suite(FILE_WITH_EMAIL, T))  # it sends the email as a field
+    every_size = Thresholds(min_members_for_email_share=1)
+    outcome = run(wh, sync_emails_suite(FILE_WITH_EMAIL, every_size))  # it sends the email
     assert not outcome.passed
     assert summary(outcome)["examples"][0]["problem"] == "email <- email is not a valid address"
     audience(wh, members(5) + [("x", None)])  # an empty email field is not sent: not invalid

@@ -4,8 +4,11 @@ matched no event."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
+from checks import Thresholds
 from orchestration.defs.quality.asset_checks import (
     freshness_checks,
     freshness_sensor,
@@ -13,9 +16,13 @@ from orchestration.defs.quality.asset_checks import (
 )
 from orchestration.defs.quality.event_names import event_names_matched
 
-_freshness = freshness_checks()
 
-defs = dg.Definitions(
-    asset_checks=[*quality_checks(), *_freshness, event_names_matched],
-    sensors=[freshness_sensor(_freshness)],
-)
+def build_defs(thresholds: Thresholds | None = None) -> dg.Definitions:
+    """The checks, with thresholds read from the environment now (``RECUR_CHECK_*`` and
+    ``RECUR_EARLIEST_EVENT``), so that definitions built after a setting changed use it."""
+    thresholds = thresholds or Thresholds.from_env(os.environ)
+    freshness = freshness_checks(thresholds)
+    return dg.Definitions(
+        asset_checks=[*quality_checks(thresholds=thresholds), *freshness, event_names_matched],
+        sensors=[freshness_sensor(freshness)],
+    )

@@ -6,4 +6,7 @@ import dagster as dg
 
 from orchestration.defs.syncs.assets import sync_assets
 
-defs = dg.Definitions(assets=sync_assets())
+
+def build_defs() -> dg.Definitions:
+    """The sync assets, with the email check's thresholds read from the environment now."""
+    return dg.Definitions(assets=sync_assets())
