@@ -8,9 +8,9 @@ revenue. Its authors call it synthetic (their own generator, with stories such a
 and a payment incident); it is here because nobody here wrote it, and its shapes are not our
 generator's. Timestamps are naive, whole seconds; they are read as UTC.
 
-retentioneering is a test-only dependency that carries the file; it is located through package
-metadata and never imported (its import pulls in widgets and telemetry). The file is read in
-place, never copied into the repository.
+retentioneering is a data-only test dependency (``DATA_PACKAGES`` in the Makefile, installed
+without its own dependencies) that carries the file; it is located through package metadata and
+never imported. The file is read in place, never copied into the repository.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def dataset() -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise RuntimeError(
             "the ecom clickstream tests read their data from the retentioneering wheel: "
-            "pip install -e '.[dev]'"
+            "make install (or pip install --no-deps retentioneering==5.2.4)"
         ) from None
     path = Path(str(distribution.locate_file(FILE)))
     if not path.is_file():
