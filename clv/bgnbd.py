@@ -11,6 +11,8 @@ drop out with probability p ~ Beta(a, b). ``alpha`` is a rate in the model's `ti
 0.7266
 >>> float(model.p_alive(x=0, t_x=0, T=38.86))  # the BG/NBD quirk: one-time buyers are alive
 1.0
+>>> round(float(model.p_no_purchase(39, x=2, t_x=30.43, T=38.86)), 4)
+0.4454
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, hyp2f1
+from scipy.special import expit, hyp2f1, log_expit
 
 from clv import beta_geometric
 from clv.inputs import cbs_arrays, horizon_array
@@ -55,13 +57,46 @@ class BGNBD(beta_geometric.Parameters):
         return self._p_alive(x, t_x, T)[()]
 
     def _p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return expit(-self._log_odds_dead(x, t_x, T))
+
+    def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """ln(P(dead) / P(alive)) at T; −inf for x = 0 (nobody drops out before a repeat)."""
         repeat = x > 0
         b_x = np.where(repeat, self.b + x - 1, 1.0)  # masked: only used where x > 0
         log_odds = (
             np.log(self.a) - np.log(b_x)
             + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
         )  # fmt: skip
-        return np.where(repeat, expit(-log_odds), 1.0)
+        return np.where(repeat, log_odds, -np.inf)
+
+    def p_no_purchase(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(Y(t) = 0 | x, t_x, T): the chance of no repeat purchase in the next ``t`` units.
+
+        A BG/NBD customer drops out only right after a purchase, so one who is alive at T and buys
+        nothing in (T, T+t] is still alive; given alive, λ's posterior is Gamma(r+x, α+T), and
+        the chance of no Poisson event in t is its Laplace transform at t. Hence
+
+            P(Y(t) = 0) = (1 − P(alive)) + P(alive) · ((α+T)/(α+T+t))^(r+x)
+
+        summed in log space (``logaddexp`` of two non-negative terms, never ``1 − …``), so a heavy
+        buyer's tiny probability keeps its precision. It is not ``exp(−E[Y(t)])``: over a mixture
+        of rates and dropouts that is smaller (Jensen). Tends to 1 as t → 0 and to
+        1 − P(alive) as t → ∞; for x = 0 it is ((α+T)/(α+T+t))^r.
+
+        >>> model = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="weeks")
+        >>> round(float(model.p_no_purchase(39, x=0, t_x=0, T=38.86)), 4)  # ((α+T)/(α+T+t))^r
+        0.8554
+        >>> round(float(np.exp(-model.expected_purchases(39, x=2, t_x=30.43, T=38.86))), 4)
+        0.2935
+        """
+        t = horizon_array(t)
+        x, t_x, T = cbs_arrays(x, t_x, T)
+        t, x, t_x, T = np.broadcast_arrays(t, x, t_x, T)
+        log_odds = self._log_odds_dead(x, t_x, T)  # ln P(dead) − ln P(alive); −inf for x = 0
+        log_p_alive, log_p_dead = log_expit(-log_odds), log_expit(log_odds)
+        alpha_T = self.alpha + T
+        log_silent = -(self.r + x) * np.log1p(t / alpha_T)  # ln ((α+T)/(α+T+t))^(r+x)
+        return np.exp(np.logaddexp(log_p_dead, log_p_alive + log_silent))[()]
 
     def expected_purchases(
         self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike

@@ -146,6 +146,28 @@ def test_revenue_cohorts_equal_pandas_over_the_same_eligible_people(built, event
         assert ltv == pytest.approx(want[2], abs=1e-6), key
     assert sum(r for _, r, _ in got.values()) > 0
 
+    # NRR: only the people who paid in period 0 (net period-0 revenue > 0), their period-k revenue
+    # over their period-0 revenue; later first purchases count in the whole-cohort index only
+    base = cells[cells["period"] == 0].set_index("user_id")["revenue"].rename("base")
+    cells = cells.join(base, on="user_id")
+    payers = cells[cells["base"] > 0]
+    nrr = payers.groupby(["cohort_date", "period"])[["revenue", "base"]].sum()
+    index = cells.groupby(["cohort_date", "period"])[["revenue", "base"]].sum()
+    rows = built.execute(
+        "select cohort_date, period, net_revenue_retention, revenue_per_period_0_revenue "
+        "from analytics.revenue_cohorts"
+    ).fetchall()
+    late_payers = 0
+    for cohort, period, got_nrr, got_index in rows:
+        key = (pd.Timestamp(cohort), period)
+        want_nrr = nrr["revenue"][key] / nrr["base"][key] if key in nrr.index else None
+        want_index = index["revenue"][key] / index["base"][key] if index["base"][key] else None
+        for got, want in ((got_nrr, want_nrr), (got_index, want_index)):
+            assert (got is None) == (want is None), key
+            assert want is None or got == pytest.approx(want, rel=1e-9), key
+        late_payers += want_nrr is not None and abs(want_index - want_nrr) > 1e-9
+    assert late_payers > 0  # the data has people whose first payment comes after period 0
+
 
 def test_funnel_users_per_step_equal_pandas_for_the_purchase_funnel(built, events):
     first = events[events["event_name"] == FUNNEL_STEPS[0]].groupby("user_id")["event_at"].min()

@@ -104,8 +104,9 @@ def test_no_repeat_buyer_builds_with_not_estimable_rows(tmp_path):
         ]
         assert str(params[0][4])[:10] == "2026-01-07"  # the last event's day
         ltv = con.execute(
-            """select count(*), count(p_alive), count(expected_purchases_90d),
-                      count(expected_order_value), count(predicted_ltv_12m), count(ltv_tier),
+            """select count(*), count(p_alive) + count(p_no_purchase_90d),
+                      count(expected_purchases_90d), count(expected_order_value),
+                      count(predicted_ltv_12m), count(ltv_tier),
                       count(*) filter (where model_status = 'not_estimable'
                                        and model_status_reason = ?),
                       round(sum(historical_ltv), 2), max(frequency)
@@ -162,6 +163,7 @@ def test_no_purchase_events_at_all_builds_empty_ltv_models(tmp_path):
         for column in (
             "ltv_model_params.value",
             "customer_ltv.p_alive",
+            "customer_ltv.p_no_purchase_90d",
             "customer_ltv.predicted_ltv_12m",
             "churn_risk.churn_score",
         ):

@@ -1,14 +1,21 @@
-{#- A churn score per customer, in [0, 1], and a band. BG/NBD's P(alive) alone cannot rank
-    churn: it is 1 for every one-time buyer, who are most of the churners (analytics.md §8). The
-    score averages two views of the same question:
-    - the model's: the chance of no purchase in the next 90 days, exp(-E[purchases in 90 days])
-      (E from customer_ltv, which already weighs recency and frequency), and
-    - recency's: the share of customers who bought more recently (cume_dist of days since the
-      last purchase), nearly as good a predictor on its own (AUC 0.771 on CDNOW).
-    Bands: high >= 0.7, medium >= 0.4, low below.
+{#- A churn score per customer, in [0, 1], and a band (docs/metrics.md, "Churn risk").
+
+    churn_score is the fitted BG/NBD model's own probability that the customer makes no purchase
+    in the next 90 days, P(Y(90 d) = 0 | x, t_x, T) = P(dead) + P(alive) * ((alpha + T) /
+    (alpha + T + 90 d))^(r + x), computed in customer_ltv (clv.BGNBD.p_no_purchase). It is a
+    probability, so a score of 0.85 reads "85 % chance of no purchase in the next 90 days". It
+    replaces exp(-E[purchases in 90 d]), which is not that probability for a mixture of rates
+    and dropouts (always smaller). BG/NBD's P(alive) alone cannot rank churn (it is 1 for every
+    one-time buyer, analytics.md §8); the no-purchase probability can: a one-time buyer's is
+    ((alpha + T) / (alpha + T + 90 d))^r, which grows with the time since their purchase.
+    Bands are statements about that probability:
+    - high:   >= 0.8, under a 1-in-5 chance of buying in the next 90 days;
+    - medium: >= 0.5, more likely not to buy than to buy;
+    - low:    below 0.5, more likely to buy than not.
+    recency_rank (cume_dist of days since the last purchase) is given for comparison only.
     When the LTV model is not estimable yet (customer_ltv.model_status 'not_estimable', e.g. no
-    repeat buyer), the score and band are null and the status and reason are carried over; the
-    recency rank is still given. -#}
+    repeat buyer), the probability, score and band are null and the status and reason are
+    carried over; the recency rank is still given. -#}
 
 with
 
@@ -27,7 +34,7 @@ measured as (
             as days_since_last_purchase,
         ltv.expected_purchases_90d,
         ltv.p_alive,
-        exp(-ltv.expected_purchases_90d) as p_no_purchase_90d,
+        ltv.p_no_purchase_90d,
         ltv.model_status,
         ltv.model_status_reason
     from ltv
@@ -38,8 +45,7 @@ scored as (
     select
         *,
         cume_dist() over (order by days_since_last_purchase) as recency_rank,
-        0.5 * p_no_purchase_90d
-            + 0.5 * cume_dist() over (order by days_since_last_purchase) as churn_score
+        p_no_purchase_90d as churn_score
     from measured
 ),
 
@@ -53,8 +59,8 @@ final as (
         recency_rank,
         churn_score,
         case
-            when churn_score >= 0.7 then 'high'
-            when churn_score >= 0.4 then 'medium'
+            when churn_score >= 0.8 then 'high'
+            when churn_score >= 0.5 then 'medium'
             when churn_score is not null then 'low'
         end as churn_band,
         model_status,

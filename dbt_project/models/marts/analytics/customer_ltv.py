@@ -1,6 +1,7 @@
 """Predicted customer lifetime value per customer, from the models in ltv_model_params.
 
-Per customer: historical LTV (net revenue so far), P(alive) (BG/NBD), expected purchases over
+Per customer: historical LTV (net revenue so far), P(alive) (BG/NBD), the probability of no
+purchase in the next 90 days (BG/NBD's closed form, read by churn_risk), expected purchases over
 the next 90 and 365 days, expected order value (Gamma-Gamma; the population mean for customers
 without repeat purchases), the 12-month CLV discounted at ltv_monthly_discount_rate (a config in
 dbt_project.yml) and an LTV tier: top 20% of predicted 12-month CLV "high", next 30% "medium",
@@ -27,6 +28,7 @@ def _model(params: pd.DataFrame, name: str) -> dict:
 
 PREDICTIONS = {
     "p_alive": "float64",
+    "p_no_purchase_90d": "float64",
     "expected_purchases_90d": "float64",
     "expected_purchases_365d": "float64",
     "expected_order_value": "float64",
@@ -108,6 +110,9 @@ def model(dbt, session):
         month = 365.25 / 12 * per_day
         discounted = sum(rate * month / (1 + discount) ** m for m in range(1, 13))
         predicted = np.where(limit, order_value * discounted, predicted)
+    # BG/NBD's own chance of no repeat purchase in the next 90 days (ltv.md §1): P(dead) +
+    # P(alive)·((α+T)/(α+T+t))^(r+x); finite at the no-dropout boundary too (P(alive) -> 1)
+    p_no_purchase_90d = purchases.p_no_purchase(90 * per_day, x, t_x, age)
     frame = pd.DataFrame(
         {
             "user_id": summary["user_id"],
@@ -116,6 +121,7 @@ def model(dbt, session):
             "recency_days": summary["recency_days"],
             "age_days": summary["age_days"],
             "p_alive": purchases.p_alive(x, t_x, age),
+            "p_no_purchase_90d": p_no_purchase_90d,
             "expected_purchases_90d": e90,
             "expected_purchases_365d": e365,
             "expected_order_value": order_value,

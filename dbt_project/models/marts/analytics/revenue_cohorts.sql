@@ -4,8 +4,14 @@
     periods from each person's own start). Per cell, over the people whose period has fully
     elapsed (eligible_users): revenue in the period (refunds net), revenue per eligible person,
     cumulative revenue per person up to and including the period (L_c(K) = sum of revenue in
-    periods 0..K / people observed through K: the historical LTV curve), and net revenue
-    retention = revenue in period k / revenue in period 0 of the same people. -#}
+    periods 0..K / people observed through K: the historical LTV curve), and:
+    - net_revenue_retention (NRR): over the eligible people who paid in period 0 (net period-0
+      revenue > 0, the base period's customers), their revenue in period k / their revenue in
+      period 0. People whose first payment comes later are not in it, in the numerator or the
+      denominator: NRR measures what the base period's customers kept, expansion included.
+    - revenue_per_period_0_revenue: the cohort's whole revenue in period k (everyone eligible,
+      including later first purchases) / the period-0 revenue of those people. An index of the
+      cohort's revenue, not a retention rate (it was called net_revenue_retention before). -#}
 
 {%- set unit = var('retention_unit') -%}
 
@@ -60,8 +66,13 @@ final as (
         sum(revenue) as revenue,
         sum(revenue) / count(*) as revenue_per_user,
         sum(cumulative_revenue) / count(*) as cumulative_revenue_per_user,
+        count(case when period_0_revenue > 0 then 1 end) as period_0_payers,
+        case when sum(case when period_0_revenue > 0 then period_0_revenue end) > 0
+             then sum(case when period_0_revenue > 0 then revenue end)
+                  / sum(case when period_0_revenue > 0 then period_0_revenue end)
+        end as net_revenue_retention,
         case when sum(period_0_revenue) <> 0
-             then sum(revenue) / sum(period_0_revenue) end as net_revenue_retention
+             then sum(revenue) / sum(period_0_revenue) end as revenue_per_period_0_revenue
     from per_person
     group by cohort_date, period
 )
