@@ -39,3 +39,13 @@
         (select max(event_date) from {{ events_relation }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Tie-sharing quantile score 1..groups (issue 12): the group holding the middle of a value's
+    tie block. `below` = rows with a worse value, `equal` = rows with the same value, `total` =
+    all rows; the block's middle is u = (below + equal / 2) / total, in (0, 1), and the score is
+    1 + floor(groups * u). Equal values always share a score; without ties it is ntile's split
+    when total is a multiple of groups. -#}
+{% macro tied_quantile(below, equal, total, groups) -%}
+    cast(1 + floor(cast({{ groups }} * (2 * ({{ below }}) + ({{ equal }})) as {{ dbt.type_float() }})
+                   / (2 * ({{ total }}))) as {{ dbt.type_int() }})
+{%- endmacro %}

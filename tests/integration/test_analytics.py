@@ -5,8 +5,9 @@ reads core.fct_events / core.fct_orders into pandas, applies the definition from
 docs/metrics.md (analytics.md §3-§6) directly, and asserts exact equality with the mart, cell by
 cell. The pandas code shares nothing with the SQL but the rules: rolling 24-hour periods from
 each person's first event, censoring at start + (k + 1) days <= observation end (the last event),
-uniques funnels with a 7-day window from the first step-1 event, ntile quintiles with a user_id
-tiebreak and CleverTap's R x F grid written out here (not read from the seed).
+uniques funnels with a 7-day window from the first step-1 event, mid-rank quintiles where equal
+values share a score (F: 1 = one purchase, repeat buyers' quartiles 2-5) and CleverTap's R x F
+grid written out here (not read from the seed).
 """
 
 from __future__ import annotations
@@ -201,11 +202,11 @@ def test_funnel_users_per_step_equal_pandas_for_the_purchase_funnel(built, event
         assert median == pytest.approx(want, abs=1.0)
 
 
-def ntile(n: int, tiles: int = 5) -> np.ndarray:
-    """SQL ntile for n ordered rows: the first n % tiles groups get one row more."""
-    base, extra = divmod(n, tiles)
-    sizes = [base + 1] * extra + [base] * (tiles - extra)
-    return np.repeat(np.arange(1, tiles + 1), sizes)
+def mid_rank_score(values: pd.Series, tiles: int) -> pd.Series:
+    """1 + floor(tiles * u), u = (average rank - 1/2) / n: the tile holding the middle of each
+    value's tie block (docs/metrics.md, RFM), with pandas' own average rank."""
+    u = (values.rank(method="average") - 0.5) / len(values)
+    return (1 + np.floor(tiles * u + 1e-12)).astype(int)
 
 
 def segment(r: int, f: int) -> str:
@@ -244,20 +245,18 @@ def test_rfm_scores_and_segment_counts_equal_pandas_ranking(built, events, order
     ).dt.days
     customers = customers.reset_index()
     n = len(customers)
-    for score, column, ascending in (
-        ("r", "recency_days", False),  # oldest purchase first: R = 1
-        ("f", "frequency", True),
-        ("m", "monetary", True),
-    ):
-        ranked = customers.sort_values([column, "user_id"], ascending=[ascending, True])
-        customers.loc[ranked.index, score] = ntile(n)
+    customers["r"] = mid_rank_score(-customers["recency_days"], 5)  # most days first: R = 1
+    customers["m"] = mid_rank_score(customers["monetary"], 5)
+    repeat = customers["frequency"] > 1
+    customers["f"] = 1  # one purchase
+    customers.loc[repeat, "f"] = 1 + mid_rank_score(customers.loc[repeat, "frequency"], 4)
     customers[["r", "f", "m"]] = customers[["r", "f", "m"]].astype(int)
     customers["segment"] = [
         segment(r, f) for r, f in zip(customers["r"], customers["f"], strict=True)
     ]
 
     got = built.execute(
-        "select user_id, recency_days, frequency, r_score, f_score, m_score, rfm_segment "
+        "select user_id, recency_days, frequency, monetary, r_score, f_score, m_score, rfm_segment "
         "from analytics.user_rfm"
     ).df()
     merged = customers.merge(got, on="user_id", how="outer", indicator=True)
@@ -270,8 +269,14 @@ def test_rfm_scores_and_segment_counts_equal_pandas_ranking(built, events, order
         got["rfm_segment"].value_counts().to_dict() == customers["segment"].value_counts().to_dict()
     )
     assert set(got["rfm_segment"]) <= SEGMENTS
-    # ties are common (frequency 1 is most customers), so the tiebreak is what is being checked
+    # ties are common (frequency 1 is most customers), so tie sharing is what is being checked
     assert customers["frequency"].value_counts().iloc[0] > n / 5
+    for score, column in (
+        ("r_score", "recency_days"),
+        ("f_score", "frequency"),
+        ("m_score", "monetary"),
+    ):
+        assert (got.groupby(column)[score].nunique() == 1).all()  # equal values, equal scores
 
 
 def test_lifecycle_intervals_equal_pandas_weekly_stages(built, events):

@@ -233,15 +233,17 @@ def test_cart_abandoners_carted_in_the_last_24_hours_and_did_not_buy_after(
 
 def test_audience_unit_tests_pass_on_window_edges_and_as_of(built):
     """The dbt unit tests beside the audience models: cart window edges (exactly 24 hours, a
-    purchase at the same second, after the end), new-customer days, as_of, one row per email."""
+    purchase at the same second, after the end), new-customer days, as_of, one row per email,
+    ties at the historical-value cut."""
     _, root, warehouse = built
     copy = root / "unit_tests.duckdb"  # dbt opens its warehouse for writing; ours is held open
     shutil.copyfile(warehouse, copy)
     run_dbt(["test", "--select", "path:models/audiences,test_type:unit"], copy, root)
     results = json.loads((root / "target" / "run_results.json").read_text())["results"]
     ran = {r["unique_id"].split(".")[-1]: r["status"] for r in results}
-    assert len(ran) == 6 and set(ran.values()) == {"pass"}, ran
+    assert len(ran) == 7 and set(ran.values()) == {"pass"}, ran
     assert "aud_cart_abandoners__window_edges_and_purchases_with_as_of" in ran
+    assert "aud_at_risk_high_value__ties_at_the_historical_cut_are_all_out" in ran
     assert "aud_at_risk_high_value__historical_rule_while_ltv_is_not_estimable" in ran
 
 

@@ -1,8 +1,10 @@
 {#- Who: customers worth keeping who are slipping, with an email.
     Worth keeping: an LTV tier in `audience_high_value_ltv_tiers` (default high: the top 20% by
     predicted 12-month LTV), or in the top `audience_high_value_historical_share` (20%) of all
-    customers by historical net revenue (ranked over every customer, emailed or not, ties by
-    user_id) - so a big spender the model expects little more from still counts.
+    customers by historical net revenue (over every customer, emailed or not) - so a big spender
+    the model expects little more from still counts. Ties at the cut are all out: a customer is
+    in when the customers with at least their historical revenue are at most that share, so the
+    arm never holds more than the share and equal spenders are never split (docs/metrics.md).
     Slipping: an RFM segment in `audience_slipping_rfm_segments` (At Risk, Can't Lose Them, About
     To Sleep) or a churn band in `audience_slipping_churn_bands` (high, medium). -#}
 
@@ -19,7 +21,8 @@ customers as (
 historical_ranks as (
     select
         user_id,
-        row_number() over (order by historical_ltv desc, user_id) as historical_rank,
+        -- customers with at least this historical revenue (the whole tie block counted)
+        count(*) over () - rank() over (order by historical_ltv) + 1 as customers_at_or_above,
         count(*) over () as customer_count
     from customers
 ),
@@ -28,7 +31,7 @@ flagged as (
     select
         contacts.*,
         coalesce(
-            historical_ranks.historical_rank
+            historical_ranks.customers_at_or_above
                 <= {{ var('audience_high_value_historical_share') }} * historical_ranks.customer_count,
             false
         ) as is_top_historical_value

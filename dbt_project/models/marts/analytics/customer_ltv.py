@@ -4,8 +4,9 @@ Per customer: historical LTV (net revenue so far), P(alive) (BG/NBD), the probab
 purchase in the next 90 days (BG/NBD's closed form, read by churn_risk), expected purchases over
 the next 90 and 365 days, expected order value (Gamma-Gamma; the population mean for customers
 without repeat purchases), the 12-month CLV discounted at ltv_monthly_discount_rate (a config in
-dbt_project.yml) and an LTV tier: top 20% of predicted 12-month CLV "high", next 30% "medium",
-the rest "low". Times are in the unit the parameters were fitted in (days).
+dbt_project.yml) and an LTV tier (ltv_tiers): "high" for the top 20% of predicted 12-month CLV,
+"medium" for the next 30%, "low" for the rest, equal predictions sharing a tier. Times are in
+the unit the parameters were fitted in (days).
 
 When ltv_model_params is not estimable yet (no repeat buyer, no customer), every customer is
 still here with their history, model_status 'not_estimable' and its reason, and null
@@ -64,10 +65,26 @@ def _not_estimable(summary: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def ltv_tiers(predicted: pd.Series) -> np.ndarray:
+    """high / medium / low by A = the customers whose prediction is at least this one's (the
+    whole tie block counted): high when A <= 20% of customers, medium when A <= 50%, else low
+    (and low without a prediction). Equal predictions (every one-time buyer of the same first
+    day has one) always share a tier; a tie block straddling a cut goes to the lower tier, so
+    the result does not depend on row order (docs/metrics.md)."""
+    at_or_above = predicted.rank(method="max", ascending=False).to_numpy()
+    n = max(len(predicted), 1)
+    return np.select([at_or_above <= 0.2 * n, at_or_above <= 0.5 * n], ["high", "medium"], "low")
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     discount = float(dbt.config.get("ltv_monthly_discount_rate") or 0.01)
-    summary = dbt.ref("customer_purchase_summary").df()
+    summary = (
+        dbt.ref("customer_purchase_summary")
+        .df()
+        .sort_values("user_id", kind="stable")
+        .reset_index(drop=True)
+    )
     params = dbt.ref("ltv_model_params").df()
     if (params["model_status"] != "fitted").any():
         return _not_estimable(summary, params)
@@ -130,8 +147,7 @@ def model(dbt, session):
             "calibration_end": summary["calibration_end"],
         }
     )
-    rank = frame["predicted_ltv_12m"].rank(method="first", ascending=False) / max(len(frame), 1)
-    frame["ltv_tier"] = np.select([rank <= 0.2, rank <= 0.5], ["high", "medium"], "low")
+    frame["ltv_tier"] = ltv_tiers(frame["predicted_ltv_12m"])
     frame["model_status"] = "fitted"
     frame["model_status_reason"] = pd.Series(None, index=frame.index, dtype="string")
     return frame

@@ -12,6 +12,7 @@ and customer_ltv and churn_risk carry that status with null predictions. Fitted 
 model_status 'fitted' and no reason.
 """
 
+import numpy as np
 import pandas as pd
 
 import clv
@@ -89,7 +90,14 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    summary = dbt.ref("customer_purchase_summary").df()
+    # a fixed row order: the likelihood's float sums (and so the fitted parameters, to the last
+    # bit) must not depend on the order the warehouse returns rows in (issue 12)
+    summary = (
+        dbt.ref("customer_purchase_summary")
+        .df()
+        .sort_values("user_id", kind="stable")
+        .reset_index(drop=True)
+    )
     calibration_end = summary["calibration_end"].max() if len(summary) else None
     reason = not_estimable_reason(summary)
     if reason is None:
@@ -113,6 +121,7 @@ def model(dbt, session):
         rows += _rows("gamma_gamma", spend.params, None, spend, calibration_end)
     except clv.InsufficientDataError:
         orders = dbt.ref("fct_orders").df()
-        mean = float(orders.loc[~orders["is_refund"], "revenue"].astype(float).mean())
+        revenue = orders.loc[~orders["is_refund"], "revenue"].astype(float).to_numpy()
+        mean = float(np.sort(revenue).mean())  # sorted: the same sum in any row order
         rows += _rows("observed", {"mean_order_value": mean}, None, None, calibration_end)
     return _frame(rows)

@@ -1,6 +1,7 @@
 {#- A weighted event score per person: the sum of each event's weight (seed event_weights),
     halved every engagement_half_life_days of age at the observation end when a half-life is set.
-    Bands split people into thirds by score. -#}
+    Bands split people into thirds by score, equal scores sharing a band: the third holding the
+    middle of the person's tie block (macro tied_quantile, docs/metrics.md). -#}
 
 {%- set half_life = var('engagement_half_life_days') -%}
 
@@ -42,14 +43,26 @@ scored as (
     group by user_id
 ),
 
-final as (
+ranked as (
     select
         *,
-        percent_rank() over (order by engagement_score, user_id) as score_percentile,
-        case ntile(3) over (order by engagement_score, user_id)
+        rank() over (order by engagement_score) - 1 as score_below,
+        count(*) over (partition by engagement_score) as score_equal,
+        count(*) over () as people
+    from scored
+),
+
+final as (
+    select
+        user_id,
+        events,
+        engagement_score,
+        last_event_at,
+        percent_rank() over (order by engagement_score) as score_percentile,
+        case {{ tied_quantile('score_below', 'score_equal', 'people', 3) }}
             when 3 then 'high' when 2 then 'medium' else 'low'
         end as engagement_band
-    from scored
+    from ranked
 )
 
 select * from final

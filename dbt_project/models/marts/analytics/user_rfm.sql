@@ -3,8 +3,10 @@
 
     - recency_days: days from the last purchase to the observation end;
     - frequency: purchases (refunds excluded); monetary: net revenue (refunds included);
-    - scores: ntile(5) ordered by the value and then user_id, so ties split across quintiles the
-      same way on every run (analytics.md §6.1);
+    - scores (docs/metrics.md, RFM): equal values share a score. R and M: the quintile holding
+      the middle of the customer's tie block in the value order (macro tied_quantile). F: 1 =
+      one purchase; 2-5 = the quartile, among repeat buyers, holding the middle of the tie
+      block (one-time buyers are most customers and cannot be split by frequency);
     - segment: the seed rfm_segments maps (R, F) to one of 10 segments; R=1, F=1 becomes "Lost"
       when rfm_split_lost is on;
     - top_category: the product category the customer bought most often (then by revenue, then
@@ -43,13 +45,35 @@ measured as (
     from customers
 ),
 
-scored as (
+ranked as (
     select
         *,
-        ntile(5) over (order by recency_days desc, user_id) as r_score,
-        ntile(5) over (order by frequency, user_id) as f_score,
-        ntile(5) over (order by monetary, user_id) as m_score
+        count(*) over () as customers,
+        rank() over (order by recency_days desc) - 1 as r_below,
+        count(*) over (partition by recency_days) as r_equal,
+        rank() over (order by monetary) - 1 as m_below,
+        count(*) over (partition by monetary) as m_equal,
+        count(case when frequency > 1 then 1 end) over () as repeat_buyers,
+        rank() over (order by frequency) - 1 as f_below,
+        count(*) over (partition by frequency) as f_equal
     from measured
+),
+
+scored as (
+    select
+        user_id,
+        last_order_at,
+        recency_days,
+        frequency,
+        monetary,
+        {{ tied_quantile('r_below', 'r_equal', 'customers', 5) }} as r_score,
+        case
+            when frequency = 1 then 1
+            -- repeat buyers: below them are all one-time buyers (customers - repeat_buyers)
+            else 1 + {{ tied_quantile('f_below - (customers - repeat_buyers)', 'f_equal', 'repeat_buyers', 4) }}
+        end as f_score,
+        {{ tied_quantile('m_below', 'm_equal', 'customers', 5) }} as m_score
+    from ranked
 ),
 
 categories as (
