@@ -132,13 +132,15 @@ def test_no_repeat_buyer_builds_with_not_estimable_rows(tmp_path):
         ).fetchone()
         assert contacts == (CUSTOMERS + VISITORS, 0, 0, CUSTOMERS, CUSTOMERS)
         # at-risk high value falls back to the top 20% by historical revenue (c01 with 35, c02
-        # with 29) among the slipping RFM segments: c01 (Can't Lose Them), not c02 (Lost)
+        # with 29) among the slipping RFM segments: c01, not c02 (Lost). c01's two orders make it
+        # the only repeat buyer (F = 2 + floor(4 * 0.5) = 4), and it bought first, on day 0 with
+        # c08 (R = 1 + floor(5 * (0 + 2/2) / 12) = 1): R1 F4 is At Risk (seeds/rfm_segments.csv)
         at_risk = con.execute(
             """select user_id, historical_ltv, is_top_historical_value, rfm_segment, ltv_tier,
                       churn_band
                from audiences.aud_at_risk_high_value"""
         ).fetchall()
-        assert at_risk == [("c01", 35.0, True, "Can't Lose Them", None, None)]
+        assert at_risk == [("c01", 35.0, True, "At Risk", None, None)]
 
 
 def test_no_purchase_events_at_all_builds_empty_ltv_models(tmp_path):
