@@ -22,6 +22,41 @@ def warehouse(tmp_path: Path):
     con.close()
 
 
+# An app's own event names for Recur's settings (dbt vars; RECUR_DBT_VARS holds them as YAML).
+APP_EVENT_VARS = {
+    "funnels": [
+        {
+            "name": "purchase",
+            "window_days": 7,
+            "steps": ["product_view", "add_to_cart", "checkout", "purchase"],
+        },
+        {"name": "signup_to_purchase", "window_days": 30, "steps": ["sign_up", "purchase"]},
+    ],
+    "audience_cart_events": ["add_to_cart", "checkout"],
+    "audience_purchase_event": "purchase",
+}
+
+
+def point_recur_at(
+    mp: pytest.MonkeyPatch, root: Path, exports: Path, hubspot=None, **extra: str
+) -> None:
+    """The environment of a Recur run in a test: ``exports``, the warehouse and state files under
+    ``root`` (audience files beside them), the sandbox ``hubspot`` server's URL and token when
+    given, and ``extra`` variables."""
+    env = {
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "RECUR_STATE": str(root / "state.duckdb"),
+        **extra,
+    }
+    if hubspot is not None:
+        from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN
+
+        env |= {"HUBSPOT_BASE_URL": hubspot.url, "HUBSPOT_ACCESS_TOKEN": SANDBOX_HUBSPOT_TOKEN}
+    for name, value in env.items():
+        mp.setenv(name, value)
+
+
 def mixpanel_line(event: str = "Page Viewed", time: int = 1767225600, **props) -> str:
     """One Mixpanel raw-export line; ``props`` are the event's properties besides ``time``."""
     return json.dumps({"event": event, "properties": {"time": time, **props}})

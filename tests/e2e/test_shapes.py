@@ -18,8 +18,9 @@ import dagster as dg
 import pytest
 
 from sandbox.generate import generate
-from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.hubspot import HubSpotServer
 from sources.warehouse import connect
+from tests.conftest import APP_EVENT_VARS, point_recur_at
 
 WRITES = ("/crm/v3/objects/contacts/batch/", "/crm/v3/lists/")
 APP_NAMES = {
@@ -29,20 +30,7 @@ APP_NAMES = {
     "Purchase": "purchase",
     "Sign Up": "sign_up",
 }
-APP_VARS = json.dumps(
-    {
-        "funnels": [
-            {
-                "name": "purchase",
-                "window_days": 7,
-                "steps": ["product_view", "add_to_cart", "checkout", "purchase"],
-            },
-            {"name": "signup_to_purchase", "window_days": 30, "steps": ["sign_up", "purchase"]},
-        ],
-        "audience_cart_events": ["add_to_cart", "checkout"],
-        "audience_purchase_event": "purchase",
-    }
-)
+APP_VARS = json.dumps(APP_EVENT_VARS)
 
 # shape: (generate() options, environment of the run)
 SHAPES: dict[str, tuple[dict, dict[str, str]]] = {
@@ -84,14 +72,6 @@ def test_recur_run_and_sync_succeed_with_the_truths_numbers(case, tmp_path, monk
     generate(exports, **{"users": 150, "days": 21, "seed": 11, **options})
     summary, people = _truth(exports)
     warehouse = tmp_path / "warehouse.duckdb"
-    for name, value in {
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(warehouse),
-        "RECUR_STATE": str(tmp_path / "state.duckdb"),
-        "HUBSPOT_ACCESS_TOKEN": SANDBOX_HUBSPOT_TOKEN,
-        **env,
-    }.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.delenv("RECUR_AS_OF", raising=False)
 
     from orchestration.cli import main
@@ -100,7 +80,7 @@ def test_recur_run_and_sync_succeed_with_the_truths_numbers(case, tmp_path, monk
 
     lines: list[str] = []
     with HubSpotServer(tmp_path / "hubspot.sqlite") as server:
-        monkeypatch.setenv("HUBSPOT_BASE_URL", server.url)
+        point_recur_at(monkeypatch, tmp_path, exports, server, **env)
         report = run(
             build_defs(), dagster_instance=dg.DagsterInstance.ephemeral(), echo=lines.append
         )

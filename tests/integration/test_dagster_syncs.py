@@ -6,9 +6,10 @@ import dagster as dg
 import pytest
 
 from sandbox.generate import generate
-from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.hubspot import HubSpotServer
 from sources.warehouse import connect
 from syncs.state import StateStore
+from tests.conftest import point_recur_at
 
 WRITES = ("/crm/v3/objects/contacts/batch/", "/crm/v3/lists/")
 
@@ -19,16 +20,8 @@ def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("syncs")
     exports = tmp / "exports"
     generate(exports, users=400, days=20, seed=5, faults=0.0)
-    env = {
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
-        "RECUR_STATE": str(tmp / "state.duckdb"),
-    }
     with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        mp.setenv("HUBSPOT_BASE_URL", server.url)
-        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        point_recur_at(mp, tmp, exports, server)
         from orchestration.definitions import build_defs
         from orchestration.runner import run
 

@@ -13,7 +13,13 @@ import json
 import pytest
 
 from sources.warehouse import connect
-from tests.conftest import load_exports, mixpanel_line, run_dbt, write_mixpanel_day
+from tests.conftest import (
+    APP_EVENT_VARS,
+    load_exports,
+    mixpanel_line,
+    run_dbt,
+    write_mixpanel_day,
+)
 
 T = 1767607200  # 2026-01-05 10:00:00 UTC
 H, D = 3600, 86400
@@ -43,18 +49,7 @@ EVENTS += [
     for day in days
 ]
 
-APP_VARS = {
-    "funnels": [
-        {
-            "name": "purchase",
-            "window_days": 7,
-            "steps": ["product_view", "add_to_cart", "checkout", "purchase"],
-        },
-        {"name": "signup_to_purchase", "window_days": 30, "steps": ["sign_up", "purchase"]},
-    ],
-    "audience_cart_events": ["add_to_cart", "checkout"],
-    "audience_purchase_event": "purchase",
-}
+APP_VARS = APP_EVENT_VARS
 
 
 def write_exports(root):

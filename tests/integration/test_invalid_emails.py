@@ -17,11 +17,12 @@ import dagster as dg
 import pytest
 
 from sandbox.generate import generate
-from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.hubspot import HubSpotServer
 from sources.warehouse import connect
 from syncs.emails import INVALID_EMAIL_REASON, is_valid_email
 from syncs.spec import SyncSpec
 from syncs.state import StateStore
+from tests.conftest import point_recur_at
 
 UNICODE = "üñîçødé@exämple.com"
 NEW, TRAITS = "aud_new_customers", "aud_contact_traits"  # TRAITS: everyone with a profile email
@@ -100,19 +101,16 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("emails")
     exports = tmp / "exports"
     generate(exports, users=300, days=14, seed=11, faults=0.0)
-    env = {
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
-        "RECUR_STATE": str(tmp / "state.duckdb"),
-        "RECUR_AUDIENCE_FILES": str(tmp / "files"),
-        # 300 generated people give audiences of tens: judge the share at any size here
-        "RECUR_CHECK_MIN_MEMBERS_FOR_EMAIL_SHARE": "1",
-    }
     with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        mp.setenv("HUBSPOT_BASE_URL", server.url)
-        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        # 300 generated people give audiences of tens: judge the share at any size here
+        point_recur_at(
+            mp,
+            tmp,
+            exports,
+            server,
+            RECUR_AUDIENCE_FILES=str(tmp / "files"),
+            RECUR_CHECK_MIN_MEMBERS_FOR_EMAIL_SHARE="1",
+        )
         mp.delenv("RECUR_CHECK_MAX_INVALID_EMAIL_SHARE", raising=False)
         from orchestration.definitions import build_defs
         from orchestration.defs.syncs.assets import build_sync_asset

@@ -18,9 +18,10 @@ import dagster as dg
 import pytest
 
 from sandbox.generate import generate
-from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.hubspot import HubSpotServer
 from sources.warehouse import connect
 from syncs.state import StateStore
+from tests.conftest import point_recur_at
 
 BAD_EMAIL = "jo.broken-at-example.com"
 FIXED_EMAIL = "jo.fixed@example.com"
@@ -141,19 +142,16 @@ def world(tmp_path_factory):
     people = non_customers_with_a_profile(exports)
     person = people[0]
     set_profile_emails(exports, {p: bad(i) for i, p in enumerate(people)})
-    env = {
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(tmp / "warehouse.duckdb"),
-        "RECUR_STATE": str(tmp / "state.duckdb"),
-        "RECUR_AUDIENCE_FILES": str(tmp / "files"),
-        # 300 generated people give audiences of tens: judge the share at any size here
-        "RECUR_CHECK_MIN_MEMBERS_FOR_EMAIL_SHARE": "1",
-    }
     with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp / "hubspot.sqlite") as server:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        mp.setenv("HUBSPOT_BASE_URL", server.url)
-        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        # 300 generated people give audiences of tens: judge the share at any size here
+        point_recur_at(
+            mp,
+            tmp,
+            exports,
+            server,
+            RECUR_AUDIENCE_FILES=str(tmp / "files"),
+            RECUR_CHECK_MIN_MEMBERS_FOR_EMAIL_SHARE="1",
+        )
         from orchestration.definitions import build_defs
         from orchestration.runner import run
 

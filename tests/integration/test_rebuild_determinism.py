@@ -8,8 +8,9 @@ import dagster as dg
 import pytest
 
 from sandbox.generate import generate
-from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.hubspot import HubSpotServer
 from sources.warehouse import connect
+from tests.conftest import point_recur_at
 
 WRITES = ("/crm/v3/objects/contacts/batch/", "/crm/v3/lists/")
 
@@ -46,16 +47,8 @@ def test_a_full_rebuild_of_unchanged_data_gives_identical_audiences_and_syncs_no
     exports = tmp_path / "exports"
     generate(exports, users=600, days=45, seed=12, faults=0.0)
     warehouse = tmp_path / "warehouse.duckdb"
-    env = {
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(warehouse),
-        "RECUR_STATE": str(tmp_path / "state.duckdb"),
-    }
     with pytest.MonkeyPatch.context() as mp, HubSpotServer(tmp_path / "hubspot.sqlite") as server:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        mp.setenv("HUBSPOT_BASE_URL", server.url)
-        mp.setenv("HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_TOKEN)
+        point_recur_at(mp, tmp_path, exports, server)
         from orchestration.cli import main
         from orchestration.definitions import build_defs
         from orchestration.runner import run
