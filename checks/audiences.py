@@ -22,7 +22,13 @@ import pandas as pd
 from checks.errors import CheckError
 from checks.suite import Sources, Suite, between, plain
 from checks.thresholds import Thresholds
-from syncs.emails import EmailColumn, email_columns, email_key_sql, is_valid_email
+from syncs.emails import (
+    EmailColumn,
+    email_columns,
+    email_key_sql,
+    sql_literal,
+    valid_email_sql,
+)
 from syncs.spec import SyncSpec, specs_from_manifest
 
 #: The per-sync check's name (a check on ``syncs/<name>``, run by the sync's own step).
@@ -144,8 +150,19 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
             f" as {_q(_label(c))}"
             for c in columns
         ]
+        # Each member's first problem, judged in SQL by the engine's own rule (valid_email_sql)
+        problems = []
+        for c in columns:
+            value = _q(_label(c))
+            if c.is_key:
+                problems.append(f"when {value} is null then {sql_literal('no ' + c.column)}")
+            problems.append(
+                f"when coalesce({value}, '') <> '' and not {valid_email_sql(value)} "
+                f"then {sql_literal(_label(c) + ' is not a valid address')}"
+            )
         members = sources.query(
-            f"select {', '.join([*(_q(c) for c in ids), *values])} from {spec.relation}"
+            f"select *, case {' '.join(problems)} end as problem from ("
+            f"select {', '.join([*(_q(c) for c in ids), *values])} from {spec.relation})"
             f" order by {', '.join(str(i + 1) for i in range(len(ids) + len(values)))}"
         )
         return email_summary(spec, members, max_share, t.examples)
@@ -202,20 +219,10 @@ def email_summary(
     spec: SyncSpec, members: pd.DataFrame, max_share: float, examples: int
 ) -> pd.DataFrame:
     """One row: how many of ``members`` (one row per member, a column per email the sync sends,
-    named by :func:`_label`) have an address the sync would hold back, their share, and examples."""
-    bad = pd.Series(False, index=members.index)
-    problems = pd.Series("", index=members.index)
-    for column in email_columns(spec):
-        values = members[_label(column)]
-        empty = values.isna() | (values == "")
-        if column.is_key:
-            wrong = empty
-            problems = problems.mask(wrong & ~bad, f"no {column.column}")
-            bad |= wrong
-        wrong = ~empty & ~values.map(is_valid_email).astype(bool)
-        problems = problems.mask(wrong & ~bad, f"{_label(column)} is not a valid address")
-        bad |= wrong
-    invalid = members[bad].assign(problem=problems[bad]).head(examples)
+    named by :func:`_label`, and the ``problem`` that makes the sync hold it back, or null) have
+    an address the sync would hold back, their share, and examples."""
+    bad = members["problem"].notna()
+    invalid = members[bad].head(examples)
     count, total = int(bad.sum()), len(members)
     return pd.DataFrame(
         {

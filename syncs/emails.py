@@ -68,7 +68,8 @@ def is_valid_email(value: object) -> bool:
     return len(value.encode("utf-8")) <= MAX_ADDRESS_BYTES and value.index("@") <= MAX_LOCAL_PART
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (quotes doubled)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -80,7 +81,7 @@ def valid_email_sql(expr: str) -> str:
     [(True,)]
     """
     return (
-        f"coalesce(regexp_full_match({expr}, {_literal(EMAIL_PATTERN)})"
+        f"coalesce(regexp_full_match({expr}, {sql_literal(EMAIL_PATTERN)})"
         f" and strlen({expr}) <= {MAX_ADDRESS_BYTES}"
         f" and strpos({expr}, '@') <= {MAX_LOCAL_PART + 1}, false)"
     )
