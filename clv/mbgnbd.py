@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, hyp2f1
+from scipy.special import expit, hyp2f1, log_expit
 
 from clv import beta_geometric
 from clv.inputs import cbs_arrays, horizon_array
@@ -46,11 +46,37 @@ class MBGNBD(beta_geometric.Parameters):
         return self._p_alive(x, t_x, T)[()]
 
     def _p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        log_odds = (
+        return expit(-self._log_odds_dead(x, t_x, T))
+
+    def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """ln(P(dead) / P(alive)) at T."""
+        return (
             np.log(self.a) - np.log(self.b + x)
             + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
         )  # fmt: skip
-        return expit(-log_odds)
+
+    def p_no_purchase(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(Y(t) = 0 | x, t_x, T): the chance of no repeat purchase in the next ``t`` units.
+
+        As in BG/NBD (`clv.bgnbd.BGNBD.p_no_purchase`), an MBG/NBD customer drops out only at a
+        purchase (the first one included), so one alive at T who buys nothing in (T, T+t] is
+        still alive, and λ's posterior given alive is Gamma(r+x, α+T):
+
+            P(Y(t) = 0) = (1 − P(alive)) + P(alive) · ((α+T)/(α+T+t))^(r+x)
+
+        with MBG/NBD's P(alive), which is below 1 for one-time buyers too.
+
+        >>> model = MBGNBD(r=0.525, alpha=6.183, a=0.891, b=1.614, time_unit="weeks")
+        >>> round(float(model.p_no_purchase(0, x=0, t_x=0, T=38.86)), 4)
+        1.0
+        """
+        t = horizon_array(t)
+        x, t_x, T = cbs_arrays(x, t_x, T)
+        t, x, t_x, T = np.broadcast_arrays(t, x, t_x, T)
+        log_odds = self._log_odds_dead(x, t_x, T)
+        log_p_alive, log_p_dead = log_expit(-log_odds), log_expit(log_odds)
+        log_silent = -(self.r + x) * np.log1p(t / (self.alpha + T))
+        return np.exp(np.logaddexp(log_p_dead, log_p_alive + log_silent))[()]
 
     def expected_purchases(
         self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
