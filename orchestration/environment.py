@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from reports.cohorts import GRAINS
 from sources.settings import IngestSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,15 @@ def exports_path() -> Path:
 def reports_path() -> Path:
     """Where reports are written: ``reports/`` beside the warehouse file."""
     return warehouse_path().parent / "reports"
+
+
+def report_grain() -> str:
+    """The cohort grain of the report's heatmap and LTV curves (``RECUR_REPORT_GRAIN``): ``week``
+    by default, ``day`` or ``month`` (never finer than the dbt var ``retention_unit``)."""
+    grain = os.environ.get("RECUR_REPORT_GRAIN") or "week"
+    if grain not in GRAINS:
+        raise ValueError(f"RECUR_REPORT_GRAIN is {grain!r}: set it to day, week or month")
+    return grain
 
 
 def audience_files_path() -> Path:

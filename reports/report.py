@@ -1,7 +1,8 @@
 """The retention report: one static HTML page of what the warehouse knows and what was synced.
 
-Sections: headline numbers, the cohort heatmap and LTV curves, RFM segment sizes, funnels,
-audience sizes, the latest outcome of every sync (from the sync state file), and configured event
+Sections: headline numbers, retention (the pooled curve and the cohort heatmap at the report's
+grain, weekly by default), lifetime value (historical LTV curves, the predicted-LTV and churn-score
+distributions), RFM segment sizes, funnels, audience sizes, the latest outcome of every sync (from the sync state file), and configured event
 names that matched no event (with the closest names seen).
 """
 
@@ -14,13 +15,20 @@ from pathlib import Path
 import duckdb
 
 from checks.event_names import configured_name_warnings
-from reports import charts, ltv_status
+from reports import charts, distribution_charts, ltv_status
+from reports.cohorts import MIN_PEOPLE
 from reports.pages import figure, table, write_page
 
 SYNC_COLUMNS = (
     "sync", "status", "finished (UTC)", "in audience", "added", "changed", "removed",
     "invalid", "rejected", "requests", "429s", "error",
 )  # fmt: skip
+
+
+MIN_RULE = (
+    f"No share or curve point is drawn from fewer than {MIN_PEOPLE} people: curves stop there and "
+    "heatmap cells stay blank (docs/metrics.md, Retention)."
+)
 
 
 @dataclass
@@ -30,6 +38,11 @@ class Report:
     charts: dict[str, bytes] = field(default_factory=dict)
     sync_rows: list[tuple] = field(default_factory=list)
     path: Path | None = None
+
+
+def figures(report: Report, *captions: str) -> str:
+    """The named charts of ``report``, one after another."""
+    return "".join(figure(caption, report.charts[caption]) for caption in captions)
 
 
 def latest_syncs(state: Path) -> list[tuple]:
@@ -68,8 +81,11 @@ def event_names_section(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Report:
-    """Build the report from the warehouse connection ``con`` and the sync state file."""
+def write_report(
+    con: duckdb.DuckDBPyConnection, state: Path, path: Path, grain: str = "week"
+) -> Report:
+    """Build the report from the warehouse connection ``con`` and the sync state file, with
+    cohorts at ``grain`` (day, week or month; never finer than ``retention_unit``)."""
     people, customers, orders, revenue = con.execute(
         """select (select count(*) from core.dim_users),
                   count(distinct user_id) filter (where not is_refund),
@@ -78,8 +94,11 @@ def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Rep
     ).fetchone()
     report = Report()
     report.charts = {
-        "Retention on, by cohort": charts.retention_heatmap(con),
-        "Historical LTV curves": charts.ltv_curves(con),
+        "Retention, all cohorts": charts.retention_curve(con),
+        "Retention on, by cohort": charts.retention_heatmap(con, grain),
+        "Historical LTV curves": charts.ltv_curves(con, grain),
+        "Predicted LTV": distribution_charts.predicted_ltv(con),
+        "Churn score": distribution_charts.churn_scores(con),
         "RFM segments": charts.segment_sizes(con),
         "Funnels": charts.funnels(con),
     }
@@ -103,11 +122,15 @@ def write_report(con: duckdb.DuckDBPyConnection, state: Path, path: Path) -> Rep
     )
     sections = [
         ("In numbers", headline),
-        ("Retention", figure("Retention on, by cohort", report.charts["Retention on, by cohort"])),
+        (
+            "Retention",
+            f"<p class='note'>{MIN_RULE}</p>"
+            + figures(report, "Retention, all cohorts", "Retention on, by cohort"),
+        ),
         (
             "Lifetime value",
             ltv_status.warning_html(con)
-            + figure("Historical LTV curves", report.charts["Historical LTV curves"]),
+            + figures(report, "Historical LTV curves", "Predicted LTV", "Churn score"),
         ),
         ("Segments", figure("RFM segments", report.charts["RFM segments"])),
         ("Funnels", figure("Funnels", report.charts["Funnels"])),

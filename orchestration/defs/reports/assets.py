@@ -13,6 +13,7 @@ from syncs.spec import load_specs
 
 ANALYTICS = (
     "retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion", "ltv_model_params",
+    "customer_ltv", "churn_risk",
 )  # fmt: skip
 
 
@@ -30,11 +31,14 @@ def build_report_asset() -> dg.AssetsDefinition:
     )
     def retention_report(warehouse: WarehouseResource, sync: SyncResource) -> dg.MaterializeResult:
         """The retention report (``report.html`` in the reports folder beside the warehouse):
-        headline numbers, the cohort heatmap, LTV curves, RFM segment sizes, funnels, audience
-        sizes and the last outcome of every sync. Its pictures are also shown here."""
+        headline numbers, the pooled retention curve, the cohort heatmap (``RECUR_REPORT_GRAIN``),
+        LTV curves, the predicted-LTV and churn-score distributions, RFM segment sizes, funnels,
+        audience sizes and the last outcome of every sync. Its pictures are also shown here."""
         folder = environment.reports_path()
         with warehouse.connect(read_only=True) as con:
-            report = write_report(con, sync.state_path, folder / "report.html")
+            report = write_report(
+                con, sync.state_path, folder / "report.html", environment.report_grain()
+            )
         for caption, png in report.charts.items():
             (folder / (caption.lower().replace(",", "").replace(" ", "_") + ".png")).write_bytes(
                 png
