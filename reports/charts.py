@@ -141,7 +141,7 @@ def ltv_curves(
         pooled["cumulative_revenue_per_user"],
         color="black",
         linewidth=2.5,
-        label="all cohorts",
+        label="all cohorts (each period pooled)",
     )
     axes.set_xlabel(f"{unit[0]}s since first seen")
     axes.set_ylabel("cumulative revenue per person")

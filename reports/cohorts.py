@@ -7,8 +7,9 @@
   holds, and exists for period k only when **every** finer cohort of it has reached k: a week
   whose Sunday cohort is not observed through k has no k cell, so a cell never describes only
   the early days of its week. Periods stay in ``retention_unit`` (days since each person's start).
-- :func:`pooled_retention` and :func:`pooled_revenue_curve`: the "Overall row" of
-  docs/metrics.md, Σ retained / Σ eligible per period over every cohort that reached it.
+- :func:`pooled_retention`: the "Overall row" of docs/metrics.md, Σ retained / Σ eligible per
+  period over every cohort that reached it; :func:`pooled_revenue_curve`: the same pooling of
+  each period's revenue per person, summed over the periods.
 
 Every frame has ``eligible_users`` and ``enough_people`` (eligible_users >= ``min_people``):
 the charts draw no value from fewer than :data:`MIN_PEOPLE` people. Eligible people never grow
@@ -108,7 +109,8 @@ def pooled_retention(con: duckdb.DuckDBPyConnection, min_people: int = MIN_PEOPL
     frame["retention_on"] = frame["retained_on"] / frame["eligible_users"]
     frame["retention_on_or_after"] = frame["retained_on_or_after"] / frame["eligible_users"]
     frame["enough_people"] = frame["eligible_users"] >= min_people
-    return frame
+    counts = ("cohorts", "eligible_users", "retained_on", "retained_on_or_after")
+    return frame.astype(dict.fromkeys(counts, "int64"))
 
 
 def revenue_curves(
@@ -133,13 +135,20 @@ def revenue_curves(
 def pooled_revenue_curve(
     con: duckdb.DuckDBPyConnection, min_people: int = MIN_PEOPLE
 ) -> pd.DataFrame:
-    """The all-cohorts historical LTV curve: per period, the eligible people of every cohort that
-    reached it, their cumulative revenue per person, and enough_people."""
+    """The all-cohorts historical LTV curve: per period, the cohorts and eligible people that
+    reached it, their revenue per person in the period (Σ revenue / Σ eligible), the cumulative
+    sum of that up to the period, and enough_people.
+
+    Each period's revenue per person is pooled over every cohort observed through it, then
+    summed: pooling the cohorts' cumulative levels instead mixes a different set of cohorts at
+    each point, and in ``make demo`` it jumped by 6 a person (a fifth) each time the oldest daily
+    cohort left the pool, on 100 to 250 people."""
     frame = con.execute(
         """select period, count(*) as cohorts, sum(eligible_users) as eligible_users,
-                  sum(cumulative_revenue_per_user * eligible_users) / sum(eligible_users)
+                  sum(revenue) / sum(eligible_users) as revenue_per_user,
+                  sum(sum(revenue) / sum(eligible_users)) over (order by period)
                       as cumulative_revenue_per_user
            from analytics.revenue_cohorts group by period order by period"""
     ).df()
     frame["enough_people"] = frame["eligible_users"] >= min_people
-    return frame
+    return frame.astype({"cohorts": "int64", "eligible_users": "int64"})

@@ -21,14 +21,14 @@ RETENTION = [
     ("2026-01-06", 1, 60, 60, 15, 24),
     ("2026-01-12", 0, 20, 20, 20, 20),
 ]
-# (cohort_date, period, eligible, cumulative_revenue_per_user)
+# (cohort_date, period, eligible, revenue, cumulative_revenue_per_user)
 REVENUE = [
-    ("2026-01-05", 0, 40, 10.0),
-    ("2026-01-05", 1, 40, 15.0),
-    ("2026-01-05", 2, 30, 20.0),
-    ("2026-01-06", 0, 60, 5.0),
-    ("2026-01-06", 1, 60, 7.5),
-    ("2026-01-12", 0, 20, 8.0),
+    ("2026-01-05", 0, 40, 400.0, 10.0),
+    ("2026-01-05", 1, 40, 200.0, 15.0),
+    ("2026-01-05", 2, 30, 90.0, 18.0),  # the 30 people observed through day 2 spent 540 by then
+    ("2026-01-06", 0, 60, 300.0, 5.0),
+    ("2026-01-06", 1, 60, 150.0, 7.5),
+    ("2026-01-12", 0, 20, 160.0, 8.0),
 ]
 
 
@@ -47,12 +47,13 @@ def _con(tmp_path, unit: str = "day", name: str = "warehouse") -> duckdb.DuckDBP
         )
     con.execute(
         """create table analytics.revenue_cohorts (cohort_date date, period_unit varchar,
-           period integer, eligible_users bigint, cumulative_revenue_per_user double)"""
+           period integer, eligible_users bigint, revenue double,
+           cumulative_revenue_per_user double)"""
     )
-    for day, period, eligible, cumulative in REVENUE:
+    for day, period, eligible, revenue, cumulative in REVENUE:
         con.execute(
-            "insert into analytics.revenue_cohorts values (?, ?, ?, ?, ?)",
-            [day, unit, period, eligible, cumulative],
+            "insert into analytics.revenue_cohorts values (?, ?, ?, ?, ?, ?)",
+            [day, unit, period, eligible, revenue, cumulative],
         )
     return con
 
@@ -123,10 +124,18 @@ def test_ltv_curves_weigh_cohorts_by_their_people_and_cut_below_the_minimum(tmp_
     # (40 * 10 + 60 * 5) / 100 and (40 * 15 + 60 * 7.5) / 100
     assert weekly["cumulative_revenue_per_user"].tolist() == pytest.approx([7.0, 10.5, 8.0])
     assert weekly["enough_people"].tolist() == [True, True, False]
-    pooled = cohorts.pooled_revenue_curve(con, min_people=50)
+
+
+def test_the_pooled_ltv_curve_sums_each_periods_pooled_revenue_per_person(tmp_path):
+    pooled = cohorts.pooled_revenue_curve(_con(tmp_path), min_people=50)
+    assert pooled["cohorts"].tolist() == [3, 2, 1]
     assert pooled["eligible_users"].tolist() == [120, 100, 30]
+    day_0 = (400 + 300 + 160) / 120
+    day_1 = (200 + 150) / 100
+    day_2 = 90 / 30
+    assert pooled["revenue_per_user"].tolist() == pytest.approx([day_0, day_1, day_2])
     assert pooled["cumulative_revenue_per_user"].tolist() == pytest.approx(
-        [(400 + 300 + 160) / 120, 10.5, 20.0]
+        [day_0, day_0 + day_1, day_0 + day_1 + day_2]
     )
     assert pooled["enough_people"].tolist() == [True, True, False]
 
