@@ -235,3 +235,15 @@ def test_the_cohort_and_distribution_charts_draw(tmp_path):
         distribution_charts.churn_scores(ltv),
     ):
         assert png[:8] == PNG
+
+
+def test_the_report_grain_setting_is_weekly_by_default_and_names_itself_when_wrong(monkeypatch):
+    from orchestration import environment
+
+    monkeypatch.delenv("RECUR_REPORT_GRAIN", raising=False)
+    assert environment.report_grain() == "week"
+    monkeypatch.setenv("RECUR_REPORT_GRAIN", "month")
+    assert environment.report_grain() == "month"
+    monkeypatch.setenv("RECUR_REPORT_GRAIN", "quarter")
+    with pytest.raises(ValueError, match="RECUR_REPORT_GRAIN is 'quarter'"):
+        environment.report_grain()
