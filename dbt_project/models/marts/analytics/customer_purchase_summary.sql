@@ -3,7 +3,9 @@
     days (same-day purchases merge; the first purchase day is not counted), recency = days from
     the first to the last purchase day, age = days from the first purchase day to the calibration
     end, monetary_value = mean amount of the repeat purchase days (0 without repeats). Refunds are
-    not purchases; historical_revenue nets them. -#}
+    not purchases; historical_revenue nets them. orders and order_revenue count the purchases (not
+    the days) and their amount up to the calibration end: the observed mean order value that
+    ltv_model_params falls back to without Gamma-Gamma is sum(order_revenue) / sum(orders). -#}
 
 with
 
@@ -42,7 +44,11 @@ per_customer as (
 ),
 
 revenue as (
-    select user_id, sum(revenue) as historical_revenue
+    select
+        user_id,
+        sum(revenue) as historical_revenue,
+        count(case when not is_refund then 1 end) as orders,
+        coalesce(sum(case when not is_refund then revenue end), 0) as order_revenue
     from orders
     where order_date <= (select calibration_end from calibration)
     group by user_id
@@ -62,6 +68,8 @@ final as (
              then 1.0 * per_customer.repeat_amount / per_customer.frequency else 0 end
             as monetary_value,
         revenue.historical_revenue,
+        revenue.orders,
+        revenue.order_revenue,
         (select calibration_end from calibration) as calibration_end
     from per_customer
     inner join revenue on revenue.user_id = per_customer.user_id

@@ -1,6 +1,6 @@
 {#- The event names this build was configured with (the "Event names" vars of dbt_project.yml,
     --vars overrides included, and the seed event_weights), one row per setting, with how many
-    events and people in fct_events carry exactly that name. A name with no events is almost
+    events and people in fct_events carry exactly that name up to the observation end. A name with no events is almost
     always a naming mismatch; checks/event_names.py turns those into warnings with the closest
     names seen (Dagster check, `recur run`, the report). -#}
 
@@ -21,10 +21,15 @@ configured as (
     from {{ ref('event_weights') }}
 ),
 
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
 counts as (
     select event_name, count(*) as events, count(distinct user_id) as users
     from {{ ref('fct_events') }}
     where event_name in (select event_name from configured)
+      and {{ is_observed('event_at') }}
     group by event_name
 ),
 

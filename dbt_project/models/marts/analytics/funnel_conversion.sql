@@ -8,8 +8,14 @@
 
 with
 
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
 events as (
+    -- only what was observed: no step after the observation end (as_of) counts
     select user_id, event_name, event_at from {{ ref('fct_events') }}
+    where {{ is_observed('event_at') }}
 ),
 
 {% for funnel in var('funnels') %}

@@ -8,9 +8,15 @@
 
 with
 
+observation as (
+    select {{ observation_end_sql(ref('fct_events')) }} as observation_end
+),
+
 activity as (
+    -- events up to the observation end (as_of) only; the last interval may be partial
     select distinct user_id, cast({{ dbt.date_trunc(unit, 'event_at') }} as date) as interval_start
     from {{ ref('fct_events') }}
+    where {{ is_observed('event_at') }}
 ),
 
 sequenced as (

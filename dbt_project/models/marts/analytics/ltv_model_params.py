@@ -3,7 +3,8 @@
 One row per model parameter, with the time unit the parameters are in, the model's
 log-likelihood, the customers it was fitted on and the calibration end. Gamma-Gamma needs enough
 repeat buyers (clv's minimum, 30); with fewer, customers are valued at the observed mean order
-value instead, recorded as the model "observed" (parameter mean_order_value).
+value instead (of their purchases up to the calibration end), recorded as the model "observed"
+(parameter mean_order_value).
 
 Data the purchase model cannot be fitted on yet (no customer at all, or nobody with a repeat
 purchase) is not an error: the model gives
@@ -120,8 +121,9 @@ def model(dbt, session):
         )
         rows += _rows("gamma_gamma", spend.params, None, spend, calibration_end)
     except clv.InsufficientDataError:
-        orders = dbt.ref("fct_orders").df()
-        revenue = orders.loc[~orders["is_refund"], "revenue"].astype(float).to_numpy()
-        mean = float(np.sort(revenue).mean())  # sorted: the same sum in any row order
+        # the mean order value of the customers' purchases up to the calibration end (as_of),
+        # never of orders after it; sorted: the same sum in any row order
+        revenue = float(np.sort(summary["order_revenue"].to_numpy(float)).sum())
+        mean = revenue / int(summary["orders"].sum())
         rows += _rows("observed", {"mean_order_value": mean}, None, None, calibration_end)
     return _frame(rows)
