@@ -10,10 +10,11 @@ absolute here, so that dbt, which runs in ``dbt_project/``, sees the same files.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 from reports.cohorts import GRAINS
-from sources.settings import IngestSettings
+from sources.settings import IngestSettings, parse_date
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +64,16 @@ def report_grain() -> str:
     if grain not in GRAINS:
         raise ValueError(f"RECUR_REPORT_GRAIN is {grain!r}: set it to day, week or month")
     return grain
+
+
+def as_of() -> date | None:
+    """The observation end (``RECUR_AS_OF``, a ``YYYY-MM-DD`` day), or None for the last event.
+
+    Checked before dbt runs, so that a bad value stops the run with an error naming the variable
+    and the accepted form (dbt's macro ``as_of_date`` refuses it too, for a direct `dbt build`).
+    """
+    raw = os.environ.get("RECUR_AS_OF") or ""
+    return parse_date("RECUR_AS_OF", raw) if raw.strip() else None
 
 
 def audience_files_path() -> Path:

@@ -64,6 +64,7 @@ def run(
     log_level: str = "WARNING",
 ) -> RunReport:
     """Materialize ``select`` (Dagster asset-selection syntax; everything when None)."""
+    environment.as_of()  # settings that reach dbt's SQL are checked before any run starts
     exports = environment.exports_path()
     check_exports_folder(exports)
     inst = dagster_instance or instance()

@@ -11,10 +11,33 @@
     {{ return(days[unit]) }}
 {%- endmacro %}
 
+{#- The var as_of (RECUR_AS_OF) as a checked 'YYYY-MM-DD' day, or '' when unset. It is pasted
+    into SQL, so anything else (a timestamp, 2026-13-01, a quote) stops the build here, naming
+    the setting, instead of failing later as a DuckDB conversion error. -#}
+{% macro as_of_date() -%}
+    {%- set raw = var('as_of') -%}
+    {%- set value = (raw | string).strip() if raw is not none else '' -%}
+    {%- if not value -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set parts = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-([0-9]{2})', value) -%}
+    {%- set valid = false -%}
+    {%- if parts -%}
+        {%- set year, month, day = parts.group(1) | int, parts.group(2) | int, parts.group(3) | int -%}
+        {%- set leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 -%}
+        {%- set month_days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+        {%- set valid = year >= 1 and 1 <= month <= 12 and 1 <= day <= month_days[month - 1] -%}
+    {%- endif -%}
+    {%- if not valid -%}
+        {{ exceptions.raise_compiler_error("as_of (RECUR_AS_OF) is '" ~ value ~ "', not a date: set it to a day, YYYY-MM-DD (e.g. 2026-02-14), or unset it for the last event") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
 {#- The observation end: the var as_of (RECUR_AS_OF) as the end of that day, else the last event. -#}
 {% macro observation_end_sql(events_relation) -%}
-    {%- if var('as_of') -%}
-        {{ dbt.dateadd('day', 1, "cast('" ~ var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- if as_of_date() -%}
+        {{ dbt.dateadd('day', 1, "cast('" ~ as_of_date() ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
     {%- else -%}
         (select max(event_at) from {{ events_relation }})
     {%- endif -%}
@@ -28,13 +51,13 @@
 {#- Whether a timestamp falls inside the observed time: before the end of the as_of day, or up to
     and including the last event when there is no as_of. -#}
 {% macro is_observed(column) -%}
-    {{ column }} {{ '<' if var('as_of') else '<=' }} (select observation_end from observation)
+    {{ column }} {{ '<' if as_of_date() else '<=' }} (select observation_end from observation)
 {%- endmacro %}
 
 {#- The last observed day: the as_of date, else the day of the last event. -#}
 {% macro observation_date_sql(events_relation) -%}
-    {%- if var('as_of') -%}
-        cast('{{ var('as_of') }}' as date)
+    {%- if as_of_date() -%}
+        cast('{{ as_of_date() }}' as date)
     {%- else -%}
         (select max(event_date) from {{ events_relation }})
     {%- endif -%}

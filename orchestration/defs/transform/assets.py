@@ -11,6 +11,7 @@ import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration import environment
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
@@ -87,6 +88,7 @@ def recur_dbt_models(
     """Builds (runs and tests) the dbt models selected in this run, in dependency order, and
     reports each model's row count and first rows. dbt's unit tests need the models' tables to
     exist and check code, not data: they run in CI."""
+    environment.as_of()  # a bad RECUR_AS_OF stops here, named, before dbt pastes it into SQL
     outputs: list[dg.Output] = []
     try:
         args = ["build", "--exclude", "test_type:unit", *dbt_vars_args()]
