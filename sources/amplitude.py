@@ -1,18 +1,18 @@
 """Amplitude export zips: member extraction, parsing, validation and de-duplication as DuckDB SQL.
 
 An export zip holds gzip NDJSON files, one or more per upload hour. DuckDB cannot read inside a zip,
-so members are copied out (still compressed) to a temporary folder and scanned from there.
+so members are inflated to a temporary folder (:mod:`sources.inflation`: CRC checked, the whole
+zip within the inflation limits) and scanned from there.
 De-duplication follows Amplitude and Fivetran (formats.md §4): one row per ``uuid``, then one per
 ``device_id`` + ``$insert_id``, keeping the copy uploaded last.
 """
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
-from sources import validation
+from sources import inflation, validation
 from sources.errors import UnreadableFileError
 from sources.settings import IngestSettings
 
@@ -51,19 +51,29 @@ DEDUP_KEYS = [("uuid",), ("device_id", "insert_id")]
 DEDUP_ORDER = "client_upload_at desc nulls last, file, line_number"
 
 
-def extract(zip_path: Path, name: str, folder: Path) -> list[tuple[Path, str]]:
-    """Copy the members of an export zip into ``folder``; return (path, ledger name) pairs."""
+def extract(
+    zip_path: Path, name: str, folder: Path, settings: IngestSettings
+) -> list[tuple[Path, str]]:
+    """Inflate the members of an export zip into ``folder``; return (path, ledger name) pairs.
+
+    An empty zip gives none. A member that is not NDJSON text (a zip, binary, corrupt gzip), or a
+    zip inflating beyond the limits of ``settings``, fails with the member's ``zip/member`` name.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    budget = inflation.Budget(name, zip_path.stat().st_size, settings)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
             out = []
             for index, info in enumerate(sorted(members, key=lambda i: i.filename)):
-                suffix = ".json.gz" if info.filename.endswith(".gz") else ".json"
-                target = folder / f"{index:05d}{suffix}"
-                with archive.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                out.append((target, f"{name}/{info.filename}"))
+                target = folder / f"{index:05d}.json"
+                member = f"{name}/{info.filename}"
+                with archive.open(info) as src:
+                    if info.filename.endswith(".gz"):
+                        inflation.inflate(src, target, member, budget)
+                    else:
+                        inflation.copy_plain(src, target, member, budget)
+                out.append((target, member))
             return out
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFileError(f"cannot read the Amplitude export {zip_path}: {exc}") from exc

@@ -18,6 +18,11 @@ class UnreadableFileError(SourceError):
     """An export file cannot be read at all (not gzip, not a zip, not JSON, unreadable)."""
 
 
+class InflationLimitError(UnreadableFileError):
+    """A compressed export inflates beyond ``RECUR_MAX_INFLATED_BYTES`` or
+    ``RECUR_MAX_INFLATION_RATIO`` (a compression bomb, or a file larger than allowed)."""
+
+
 class ExportAPIError(SourceError):
     """A vendor Export API answered with an error that retrying will not fix."""
 
@@ -39,4 +44,5 @@ class RateLimitedError(ExportAPIError):
 
 
 class SettingError(SourceError, ValueError):
-    """An ingestion setting (``RECUR_EARLIEST_EVENT``, ``RECUR_MIXPANEL_TIMEZONE``) is invalid."""
+    """An ingestion setting (``RECUR_EARLIEST_EVENT``, ``RECUR_MIXPANEL_TIMEZONE``, the inflation
+    limits) is invalid."""

@@ -10,6 +10,7 @@ while the events' times are converted to UTC on load (``sources/mixpanel.py``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -64,22 +65,64 @@ def day_of(path: Path) -> date | None:
         return None
 
 
-def export_files(root: Path, source: str) -> dict[date, list[ExportFile]]:
-    """The export files of one source, grouped by day, sorted by name within a day."""
+def _problem(path: Path, root: Path) -> str | None:
+    """Why ``path`` cannot be an export file of a day, or None when it can."""
+    name = path.relative_to(root).as_posix()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("ascii", "backslashreplace")
+        return (
+            f"{shown} is not loaded: its name is not UTF-8 text, which the warehouse cannot "
+            "record; rename it (e.g. to the export day, YYYY-MM-DD, and its suffix)"
+        )
+    if day_of(path) is None:
+        return (
+            f"{name} is not loaded: it has no YYYY-MM-DD day in its name; rename it so the "
+            "export day is known"
+        )
+    return None
+
+
+def _candidates(root: Path, source: str) -> list[Path]:
     folder = root / source
-    by_day: dict[date, list[ExportFile]] = defaultdict(list)
     if not folder.is_dir():
-        return {}
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or not path.name.endswith(_SUFFIXES[source]):
-            continue
-        day = day_of(path)
-        if day is None:
-            raise ExportsFolderError(
-                f"{path} has no YYYY-MM-DD day in its name: rename it so the export day is known"
-            )
-        by_day[day].append(ExportFile(source, path, day, path.relative_to(root).as_posix()))
+        return []
+    return [
+        p for p in sorted(folder.iterdir()) if p.is_file() and p.name.endswith(_SUFFIXES[source])
+    ]
+
+
+def export_files(root: Path, source: str) -> dict[date, list[ExportFile]]:
+    """The export files of one source, grouped by day, sorted by name within a day.
+
+    Files that cannot be placed (no day in the name, a name that is not UTF-8) are left out, so
+    they hold up no day: :func:`misnamed_files` says which and what to do.
+    """
+    by_day: dict[date, list[ExportFile]] = defaultdict(list)
+    for path in _candidates(root, source):
+        if _problem(path, root) is None:
+            day = day_of(path)
+            assert day is not None
+            by_day[day].append(ExportFile(source, path, day, path.relative_to(root).as_posix()))
     return dict(sorted(by_day.items()))
+
+
+def misnamed_files(root: Path, source: str) -> list[str]:
+    """For each export file of ``source`` that no day can load, a message naming it and saying
+    what to do."""
+    return [p for p in (_problem(path, root) for path in _candidates(root, source)) if p]
+
+
+def check_inside(root: Path, path: Path) -> None:
+    """Refuse ``path`` when it is a link that leads out of the export folder ``root``."""
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path
+        raise ExportsFolderError(
+            f"{name} is a link to {target}, outside the export folder {root}: Recur reads only "
+            "files inside RECUR_EXPORTS; copy the file in instead of linking to it"
+        )
 
 
 def export_days(root: Path, source: str) -> list[date]:

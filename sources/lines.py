@@ -5,10 +5,15 @@ single-column CSV (no quoting, a delimiter that never occurs in JSON text): Duck
 parallel at close to disk speed, keeps the files' order, and reports each line it cannot decode
 (invalid UTF-8, over-long) in a rejects table with its file and line number. Good lines are
 numbered by their position in their file, shifted past the rejected ones.
+
+A carriage return inside a line (not before its newline) stops DuckDB's CSV scanner for the whole
+file ("state machine reached an invalid state"). Only then is the file copied, in Python, with each
+such line replaced by one the scanner rejects, and the line is quarantined with its own text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +30,15 @@ _REJECT_REASONS = {
     # chr(1) inside a line splits it into columns; JSON text never holds a raw control character.
     "TOO MANY COLUMNS": "malformed JSON: the line holds a raw control character (0x01)",
 }
+STRAY_RETURN_REASON = (
+    "malformed JSON: a carriage return (\\r) inside the line, which NDJSON does not allow "
+    "(lines end with \\n); the rest of the file was read"
+)
+# What a line holding a stray carriage return becomes in the copy the scanner reads: chr(1)
+# splits it into two columns, which the scanner rejects with the line's number.
+_STRAY_MARK = b"\x01stray carriage return"
+_STRAY = re.compile(rb"\r(?!\n)")
+_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -50,13 +64,24 @@ def _scan(paths: list[Path]) -> str:
     """
 
 
-def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int]:
+def read(
+    con: duckdb.DuckDBPyConnection, files: list[LineFile], scratch: Path | None = None
+) -> dict[str, int]:
     """Read ``files`` (plain or gzip) in one scan into temp tables ``_lines`` and ``_line_rejects``.
 
     ``_lines`` holds (file, partition, line_number, line) for every decodable line and
     ``_line_rejects`` (file, partition, line_number, line, reason) for the others; :func:`drop`
     removes them. Returns the number of physical lines of each file, good and rejected.
+    ``scratch`` is a folder for copies of files holding stray carriage returns.
     """
+    if not files:
+        con.execute(
+            "create or replace temp table _line_rejects (file varchar, partition date, "
+            "line_number bigint, line varchar, reason varchar); "
+            "create or replace temp view _lines as "
+            "select file, partition, line_number, line from _line_rejects"
+        )
+        return {}
     con.execute(
         "create or replace temp table _files "
         "(file_index bigint, path varchar, file varchar, partition date)"
@@ -71,6 +96,7 @@ def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int
             [f.partition for f in files],
         ],
     )
+    strays: dict[str, dict[int, bytes]] = {}
     try:
         # A temp table keeps the files' order (insertion order is preserved), so rowid is position.
         # file_index (the file's place in the list) keeps the rows narrow and the joins on integers.
@@ -79,7 +105,16 @@ def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int
             + _scan([f.path for f in files])
         )
     except duckdb.Error as exc:
-        raise _unreadable(con, files, exc) from exc
+        if scratch is None or "invalid state" not in str(exc):
+            raise _unreadable(con, files, exc) from exc
+        files, strays = _set_aside_stray_returns(con, files, scratch)
+        try:
+            con.execute(
+                "create or replace temp table _file_lines as select file_index, line from "
+                + _scan([f.path for f in files])
+            )
+        except duckdb.Error as again:
+            raise _unreadable(con, files, again) from again
     reasons = " ".join(f"when '{k}' then {_literal(v)}" for k, v in _REJECT_REASONS.items())
     con.execute(
         f"""
@@ -97,6 +132,26 @@ def read(con: duckdb.DuckDBPyConnection, files: list[LineFile]) -> dict[str, int
         join _files f using (file_index);
         """
     )
+    if strays:
+        con.execute(
+            "create or replace temp table _strays as select unnest(?) as file, "
+            "unnest(?) as line_number, unnest(?) as line",
+            [
+                [name for name, found in strays.items() for _ in found],
+                [n for found in strays.values() for n in found],
+                [
+                    raw.decode("utf-8", "replace")
+                    for found in strays.values()
+                    for raw in found.values()
+                ],
+            ],
+        )
+        con.execute(
+            "update _line_rejects r set line = s.line, reason = ? from _strays s "
+            "where r.file = s.file and r.line_number = s.line_number",
+            [STRAY_RETURN_REASON],
+        )
+        con.execute("drop table _strays")
     positioned = """
         select s.file, s.partition, l.line, l.rowid - s.first_rowid + 1 as k
         from _file_lines l join _firsts s using (file_index)
@@ -145,13 +200,68 @@ def drop(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _set_aside_stray_returns(
+    con: duckdb.DuckDBPyConnection, files: list[LineFile], scratch: Path
+) -> tuple[list[LineFile], dict[str, dict[int, bytes]]]:
+    """Copy each file the scanner cannot read alone because of stray carriage returns, with those
+    lines replaced; return the files to read and, per file, the replaced lines by number."""
+    out, strays = [], {}
+    for index, f in enumerate(files):
+        try:
+            con.execute(f"select count(*) from {_scan([f.path])}").fetchall()
+            out.append(f)
+            continue
+        except duckdb.Error as exc:
+            if "invalid state" not in str(exc):
+                raise _unreadable(con, [f], exc) from exc
+        copy = scratch / f"stray-returns-{index:05d}.jsonl"
+        strays[f.name] = _copy_without_stray_returns(f.path, copy)
+        out.append(LineFile(copy, f.name, f.partition))
+        con.execute("update _files set path = ? where file_index = ?", [str(copy), index])
+    con.execute("drop table if exists _scan_errors; drop table if exists _scan_info")
+    return out, strays
+
+
+def _copy_without_stray_returns(path: Path, target: Path) -> dict[int, bytes]:
+    """Copy ``path`` to ``target`` with each line holding a carriage return that does not end it
+    replaced by a line the scanner rejects; return the replaced lines (without their newline)
+    by line number."""
+    found: dict[int, bytes] = {}
+    number, tail = 0, b""
+    with open(path, "rb") as src, open(target, "wb") as out:
+        while True:
+            chunk = src.read(_CHUNK)
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            block, tail = data[:cut], data[cut:]
+            if block and not _STRAY.search(block):
+                out.write(block)
+                number += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            elif block:
+                parts = block.split(b"\n")
+                if block.endswith(b"\n"):
+                    parts.pop()
+                for k, line in enumerate(parts):
+                    number += 1
+                    ending = b"\n" if k < len(parts) - 1 or block.endswith(b"\n") else b""
+                    body = line[:-1] if ending and line.endswith(b"\r") else line
+                    if b"\r" in body:
+                        found[number] = body
+                        out.write(_STRAY_MARK + ending)
+                    else:
+                        out.write(line + ending)
+            if not chunk:
+                return found
+
+
 def _unreadable(
     con: duckdb.DuckDBPyConnection, files: list[LineFile], exc: duckdb.Error
 ) -> UnreadableFileError:
-    """Find which file broke a scan of many, so the error names it."""
+    """Find which file broke a scan of many, so the error names it (by its name in the export
+    folder, never a temporary copy's path)."""
     for f in files:
         try:
             con.execute(f"select count(*) from {_scan([f.path])}").fetchall()
         except duckdb.Error as one:
-            return UnreadableFileError(f"cannot read {f.path}: {one}")
-    return UnreadableFileError(f"cannot read {', '.join(str(f.path) for f in files)}: {exc}")
+            return UnreadableFileError(f"cannot read {f.name}: {one}")
+    return UnreadableFileError(f"cannot read {', '.join(f.name for f in files)}: {exc}")

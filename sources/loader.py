@@ -13,6 +13,7 @@ Every physical line read ends up in exactly one of three places, counted per fil
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from types import ModuleType
 
 import duckdb
 
-from sources import amplitude, layout, lines, mixpanel
+from sources import amplitude, inflation, layout, lines, mixpanel
 from sources.errors import SourceError
 from sources.settings import IngestSettings
 
@@ -92,11 +93,58 @@ def _ledger(con: duckdb.DuckDBPyConnection, source: str, day: date) -> list[File
     return [FileCounts(*row) for row in rows]
 
 
-# Days are loaded in batches of about this much NDJSON text: enough rows for DuckDB to use every
-# core (a day of a small project is far below its 122,880-row groups), and a peak memory of about
-# four times this. Compressed files count for eight times their size.
+# Days are loaded in batches of about this much NDJSON text (inflated, as DuckDB reads it): enough
+# rows for DuckDB to use every core (a day of a small project is far below its 122,880-row
+# groups), and a peak memory of about four times this.
 BATCH_BYTES = 256 * 2**20
-COMPRESSION_RATIO = 8
+
+
+@dataclass
+class _Day:
+    """One export day ready to load: its files' fingerprints and the plain files to read."""
+
+    day: date
+    prints: set[tuple[str, str]]
+    to_read: list[lines.LineFile] = field(default_factory=list)
+    # ledger file -> (export file, fingerprint); an empty zip is a ledger file of its own
+    export_of: dict[str, tuple[layout.ExportFile, str]] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)
+    text_bytes: int = 0
+
+
+def _prepare(
+    source: str,
+    day: date,
+    files: list[layout.ExportFile],
+    prints: set[tuple[str, str]],
+    folder: Path,
+    settings: IngestSettings,
+) -> _Day:
+    """Inflate the compressed files of a day into ``folder`` (within the inflation limits)."""
+    fingerprints = dict(prints)
+    prepared = _Day(day, prints)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, export in enumerate(files):
+        print_ = fingerprints[export.name]
+        if source == amplitude.SOURCE:
+            members = amplitude.extract(export.path, export.name, folder / str(index), settings)
+            if not members:
+                prepared.empty.append(export.name)
+                prepared.export_of[export.name] = (export, print_)
+        elif export.path.suffix == ".gz":
+            target = folder / f"{index:05d}.jsonl"
+            budget = inflation.Budget(export.name, export.path.stat().st_size, settings)
+            with open(export.path, "rb") as handle:
+                inflation.inflate(handle, target, export.name, budget)
+            members = [(target, export.name)]
+        else:
+            inflation.check_plain_file(export.path, export.name)
+            members = [(export.path, export.name)]
+        for path, name in members:
+            prepared.to_read.append(lines.LineFile(path, name, day))
+            prepared.export_of[name] = (export, print_)
+            prepared.text_bytes += path.stat().st_size
+    return prepared
 
 
 def load_partition(
@@ -136,59 +184,55 @@ def load_days(
     settings = settings or IngestSettings()
     all_files = layout.export_files(exports, source)
     results: dict[date, PartitionLoad] = {}
-    batch: list[tuple[date, list[layout.ExportFile], set[tuple[str, str]]]] = []
+    batch: list[_Day] = []
     batch_bytes = 0
-    for day in days:
-        files = all_files.get(day, [])
-        # Settings that change what a file loads as are part of its recorded fingerprint, so
-        # changing one reloads the days loaded under another.
-        prints = {(f.name, fingerprint(f.path) + settings.ledger_tag(source)) for f in files}
-        # A day whose files are gone keeps what it loaded: exports are often pruned after loading.
-        if not files or (not force and prints == _recorded(con, source, day)):
-            results[day] = PartitionLoad(source, day, True, _ledger(con, source, day))
-            continue
-        batch.append((day, files, prints))
-        batch_bytes += sum(
-            f.path.stat().st_size * (COMPRESSION_RATIO if f.path.suffix in (".gz", ".zip") else 1)
-            for f in files
-        )
-        if batch_bytes >= BATCH_BYTES:
-            results.update(_load_batch(con, source, batch, settings))
-            batch, batch_bytes = [], 0
-            if progress and len(results) < len(days):
-                progress(len(results), len(days))
-    if batch:
-        results.update(_load_batch(con, source, batch, settings))
+    with tempfile.TemporaryDirectory(prefix="recur-") as tmp:
+        for day in days:
+            files = all_files.get(day, [])
+            for f in files:
+                layout.check_inside(exports, f.path)
+            # Settings that change what a file loads as are part of its recorded fingerprint, so
+            # changing one reloads the days loaded under another.
+            prints = {(f.name, fingerprint(f.path) + settings.ledger_tag(source)) for f in files}
+            # A day whose files are gone keeps what it loaded: exports are often pruned after loading.
+            if not files or (not force and prints == _recorded(con, source, day)):
+                results[day] = PartitionLoad(source, day, True, _ledger(con, source, day))
+                continue
+            folder = Path(tmp) / day.isoformat()
+            batch.append(_prepare(source, day, files, prints, folder, settings))
+            batch_bytes += batch[-1].text_bytes
+            if batch_bytes >= BATCH_BYTES:
+                results.update(_load_batch(con, source, batch, settings, Path(tmp)))
+                batch, batch_bytes = [], 0
+                _clear(Path(tmp))
+                if progress and len(results) < len(days):
+                    progress(len(results), len(days))
+        if batch:
+            results.update(_load_batch(con, source, batch, settings, Path(tmp)))
     if progress:
         progress(len(days), len(days))
     return [results[day] for day in days]
 
 
+def _clear(folder: Path) -> None:
+    """Remove the inflated files of a loaded batch."""
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     source: str,
-    batch: list[tuple[date, list[layout.ExportFile], set[tuple[str, str]]]],
+    batch: list[_Day],
     settings: IngestSettings,
+    scratch: Path,
 ) -> dict[date, PartitionLoad]:
     started = time.perf_counter()
     module = SOURCES[source]
-    export_of: dict[str, tuple[layout.ExportFile, str]] = {}  # ledger file -> export, fingerprint
-    with tempfile.TemporaryDirectory(prefix="recur-") as tmp:
-        to_read: list[lines.LineFile] = []
-        for day, files, prints in batch:
-            fingerprints = dict(prints)
-            for export in files:
-                members = (
-                    amplitude.extract(export.path, export.name, Path(tmp) / export.path.stem)
-                    if source == amplitude.SOURCE
-                    else [(export.path, export.name)]
-                )
-                for path, name in members:
-                    to_read.append(lines.LineFile(path, name, day))
-                    export_of[name] = (export, fingerprints[export.name])
-        counts = {
-            name: FileCounts(name, lines_read=n) for name, n in lines.read(con, to_read).items()
-        }
+    export_of = {name: e for d in batch for name, e in d.export_of.items()}
+    read = lines.read(con, [f for d in batch for f in d.to_read], scratch)
+    counts = {name: FileCounts(name, lines_read=n) for name, n in read.items()}
+    counts |= {name: FileCounts(name) for d in batch for name in d.empty}
     con.execute(*module.parse_sql(settings))
     # Duplicates are few: find the keys held by more than one valid row on a narrow projection,
     # then rank only the rows holding them and keep the rest by anti-join, so the wide rows are
@@ -224,7 +268,7 @@ def _load_batch(
         if c.lines_read != c.loaded + c.duplicates + c.quarantined:
             raise SourceError(f"ledger does not balance for {c.file}: {c}")  # a bug, never data
 
-    days = [day for day, _, _ in batch]
+    days = [d.day for d in batch]
     con.execute("begin transaction")
     try:
         con.execute(f"delete from {module.TABLE} where partition in (select unnest(?))", [days])

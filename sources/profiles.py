@@ -33,6 +33,11 @@ def load_profiles(
     """Load every Engage page; return (skipped, per-page counts, seconds)."""
     started = time.perf_counter()
     pages = layout.profile_pages(exports)
+    # Pages pruned after a load keep what they loaded, as pruned export days do.
+    if not pages:
+        return True, _counts(con), time.perf_counter() - started
+    for page in pages:
+        layout.check_inside(exports, page)
     names = {p: p.relative_to(exports).as_posix() for p in pages}
     prints = {(names[p], fingerprint(p)) for p in pages}
     recorded = set(

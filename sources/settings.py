@@ -8,6 +8,11 @@
 * ``RECUR_MIXPANEL_TIMEZONE`` (an IANA name such as ``America/Los_Angeles``, default ``UTC``): the
   Mixpanel project's time zone. Projects created before 2023 export ``properties.time`` as the
   project's local wall-clock seconds; the loader converts them to UTC.
+* ``RECUR_MAX_INFLATED_BYTES`` (bytes, with an optional ``K``/``M``/``G``/``T`` binary suffix,
+  default ``64GiB``) and ``RECUR_MAX_INFLATION_RATIO`` (default ``100``): how far one compressed
+  export (a Mixpanel ``.gz``, an Amplitude zip with all its members) may inflate before the loader
+  refuses it (:mod:`sources.inflation`). The loader needs memory in proportion to the text it
+  reads, so a 100 KB zip inflating to 100 MB of ``{}`` lines once took 17.6 GB.
 
 The library never reads the environment while it loads: the caller builds an
 :class:`IngestSettings` (``IngestSettings.from_env(os.environ)`` in
@@ -34,9 +39,19 @@ EARLIEST_EVENT_ENV = "RECUR_EARLIEST_EVENT"
 #: The checks' own name for the same day, read while users rename it.
 DEPRECATED_EARLIEST_EVENT_ENV = "RECUR_CHECK_EARLIEST_EVENT"
 MIXPANEL_TIMEZONE_ENV = "RECUR_MIXPANEL_TIMEZONE"
+MAX_INFLATED_BYTES_ENV = "RECUR_MAX_INFLATED_BYTES"
+MAX_INFLATION_RATIO_ENV = "RECUR_MAX_INFLATION_RATIO"
 
 DEFAULT_EARLIEST_EVENT = date(2000, 1, 1)
 UTC = "UTC"
+# Amplitude refuses an export larger than 4 GB (formats.md), and its gzip NDJSON inflates about
+# 10x: a real zip stays under 40 GB of text. A Mixpanel day that large is some 50M events.
+DEFAULT_MAX_INFLATED_BYTES = 64 * 2**30
+# Real exports inflate 5-15x (JSON events with ids and timestamps); deflate's ceiling is 1032x,
+# which is what a bomb of repeated lines reaches. 100 leaves real data a wide margin.
+DEFAULT_MAX_INFLATION_RATIO = 100.0
+
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(I?B)?", re.IGNORECASE)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -52,6 +67,32 @@ def parse_date(name: str, raw: str) -> date:
         raise SettingError(
             f"{name}={raw!r} is not a date (YYYY-MM-DD, e.g. 1990-01-01); fix or unset it"
         ) from None
+
+
+def parse_bytes(name: str, raw: str) -> int:
+    """``raw`` (the value of variable ``name``) as a number of bytes (``2GiB``, ``512M``,
+    ``1000000``), or an error naming both."""
+    match = _SIZE.fullmatch(raw.strip())
+    if not match or int(match.group(1)) == 0:
+        raise SettingError(
+            f"{name}={raw!r} is not a size: give bytes, or a number with K, M, G or T "
+            "(binary multiples), e.g. 64GiB"
+        )
+    return int(match.group(1)) * 1024 ** " KMGT".index((match.group(2) or " ").upper())
+
+
+def parse_ratio(name: str, raw: str) -> float:
+    """``raw`` (the value of variable ``name``) as an inflation ratio of at least 1."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not value >= 1:
+        raise SettingError(
+            f"{name}={raw!r} is not a ratio of at least 1 (inflated size / compressed size, "
+            "e.g. 100)"
+        )
+    return value
 
 
 @cache
@@ -111,8 +152,16 @@ class IngestSettings:
     earliest_event: date = DEFAULT_EARLIEST_EVENT
     #: The Mixpanel project's time zone: ``properties.time`` is wall-clock seconds in it.
     mixpanel_timezone: str = UTC
+    #: The most text one compressed export (a ``.gz`` file, a zip and its members) may inflate to.
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+    #: The most one compressed export may inflate, as inflated size / compressed size.
+    max_inflation_ratio: float = DEFAULT_MAX_INFLATION_RATIO
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_inflated_bytes, int) or self.max_inflated_bytes < 1:
+            raise SettingError(f"max_inflated_bytes={self.max_inflated_bytes!r} is not a size")
+        if not self.max_inflation_ratio >= 1:
+            raise SettingError(f"max_inflation_ratio={self.max_inflation_ratio!r} is below 1")
         if not isinstance(self.earliest_event, date) or isinstance(self.earliest_event, datetime):
             raise SettingError(
                 f"earliest_event={self.earliest_event!r} is not a date (datetime.date)"
@@ -143,9 +192,22 @@ class IngestSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestSettings:
-        """The defaults, with ``RECUR_EARLIEST_EVENT`` and ``RECUR_MIXPANEL_TIMEZONE`` applied."""
+        """The defaults, with ``RECUR_EARLIEST_EVENT``, ``RECUR_MIXPANEL_TIMEZONE`` and the
+        inflation limits applied."""
         zone = (environ.get(MIXPANEL_TIMEZONE_ENV) or "").strip()
+        size = environ.get(MAX_INFLATED_BYTES_ENV) or ""
+        ratio = environ.get(MAX_INFLATION_RATIO_ENV) or ""
         return cls(
             earliest_event=earliest_event_from_env(environ),
             mixpanel_timezone=parse_time_zone(MIXPANEL_TIMEZONE_ENV, zone) if zone else UTC,
+            max_inflated_bytes=(
+                parse_bytes(MAX_INFLATED_BYTES_ENV, size)
+                if size.strip()
+                else DEFAULT_MAX_INFLATED_BYTES
+            ),
+            max_inflation_ratio=(
+                parse_ratio(MAX_INFLATION_RATIO_ENV, ratio)
+                if ratio.strip()
+                else DEFAULT_MAX_INFLATION_RATIO
+            ),
         )

@@ -24,8 +24,20 @@ def unparsed_reason(line: str) -> str:
 
     Only evaluated for lines that failed to parse, so good lines pay nothing for it.
     """
+    # The text up to the line's last closing brace: when it is valid JSON, the line holds an
+    # object followed by other text.
+    through_brace = f"left({line}, length({line}) - strpos(reverse({line}), '}}') + 1)"
+    after_brace = f"left(trim(substr({line}, length({through_brace}) + 1)), 40)"
+    shown = f"left(trim({line}), 40)"
     return f"""case
-        when {line} is null or trim({line}) = '' then 'empty line'
+        when {line} is null or {line} = '' then 'empty line'
+        when regexp_full_match({line}, '\\s*')
+            then 'empty line: only whitespace (spaces, tabs) where an event was expected'
+        when json_valid({line})
+            then 'not a JSON object: the line is JSON ' || lower(json_type({line}))
+                 || case when json_type({line}) = 'NULL' then '' else ' ' || {shown} end
+        when contains({line}, '}}') and json_valid({through_brace})
+            then 'text after the JSON object: "' || {after_brace} || '" follows its closing brace'
         when trim({line}) = '{TERMINATED_EARLY}'
             then 'the export stream ended with "{TERMINATED_EARLY}": this day is incomplete, export it again'
         when not ends_with(rtrim({line}), '}}')
