@@ -64,6 +64,11 @@ def _ingest_days(
                 f"{source} {day}: pulled from the Export API into {path or '(no data)'}"
             )
     per_day, files = [], []
+    # Files no day can load (no day in the name, a name that is not UTF-8) hold up nothing, but
+    # each run says so until they are renamed.
+    misnamed = layout.misnamed_files(exports.root, source)
+    for problem in misnamed:
+        context.log.warning(problem)
     settings = environment.ingest_settings()
     with warehouse.connect() as con:
         loaded = load_days(
@@ -106,6 +111,11 @@ def _ingest_days(
                 )
             ),
             **_quarantine_metadata(con, source, days[0], days[-1]),
+            **(
+                {"files_not_loaded": dg.MetadataValue.md("\n".join(f"- {p}" for p in misnamed))}
+                if misnamed
+                else {}
+            ),
             "earliest_event": settings.earliest_event.isoformat(),
             **(
                 {"project_timezone": settings.mixpanel_timezone}
