@@ -32,12 +32,13 @@ from syncs.destinations.base import Destination, Row, RowResult
 from syncs.diff import Plan, plan
 from syncs.errors import (
     BatchRejected,
-    FatalError,
     NotConfigured,
     RetriesExhausted,
     RetryableError,
     SyncConfigError,
+    SyncError,
 )
+from syncs.secrets import scrub
 from syncs.spec import SyncSpec
 from syncs.state import RUN_COUNTS, Delivered, Refused, StateStore
 
@@ -148,7 +149,7 @@ class _Run:
                     ) from exc
                 self.retries += 1
                 delay = self.policy.delay(attempt, exc.wait)
-                log.info("%s: %s; retrying in %.1f s", self.spec.name, exc, delay)
+                log.info("%s: %s; retrying in %.1f s", self.spec.name, scrub(str(exc)), delay)
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -298,28 +299,75 @@ def run_sync(
     and runs with nothing changed need no credentials and make no requests. Raises
     :class:`~syncs.errors.FatalError` (after recording the run) when the destination stops the
     run; rows refused one by one are not an error (status ``partial``).
+
+    Whatever stops a run (an error, a crash, Ctrl-C) closes its row in ``runs`` as ``failed``
+    with the error, and no error leaves here, or is recorded, with a secret in it
+    (:func:`~syncs.secrets.scrub`): one that carried one is raised again as a
+    :class:`~syncs.errors.SyncError` with the secret blanked and its chain cut.
     """
     started = time.perf_counter()
-    name = spec.destination
-    run_id = state.start_run(spec.name, spec.audience, name, dry_run=dry_run)
+    run_id = state.start_run(spec.name, spec.audience, spec.destination, dry_run=dry_run)
     result = RunResult(run_id, spec.name, "running")
 
     def finish(status: str, counts: dict[str, int], error: str | None = None) -> RunResult:
         counts = {column: 0 for column in RUN_COUNTS} | counts
+        error = scrub(error) if error else None
         result.status, result.counts, result.error = status, counts, error
         result.seconds = time.perf_counter() - started
-        state.finish_run(run_id, status, counts, error=error, samples=result.samples)
+        state.finish_run(
+            run_id, status, counts, error=error, samples=result.samples, seconds=result.seconds
+        )
         return result
 
     try:
-        audience = read_audience(warehouse, spec)
-    except SyncConfigError as exc:
-        finish("failed", {}, str(exc))
+        return _execute(
+            spec, warehouse, state, destination, dry_run, policy, sleep, progress, result, finish
+        )
+    except BaseException as exc:
+        if result.status == "running":
+            finish("failed", result.counts, describe(exc))
+        if carries_secret(exc):
+            raise SyncError(f"{spec.name}: {scrub(describe(exc))}") from None
         raise
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one text: our own errors by their message, others with their type."""
+    if isinstance(exc, SyncError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def carries_secret(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or an error in its chain says a secret of the environment."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if scrub(str(exc)) != str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _execute(
+    spec: SyncSpec,
+    warehouse: duckdb.DuckDBPyConnection,
+    state: StateStore,
+    destination: Destination | Callable[[], Destination],
+    dry_run: bool,
+    policy: RetryPolicy | None,
+    sleep: Callable[[float], None],
+    progress: Callable[[int, int], None] | None,
+    result: RunResult,
+    finish: Callable[..., RunResult],
+) -> RunResult:
+    """The body of :func:`run_sync`: ``result`` is the run, ``finish`` records its end."""
+    name, run_id = spec.destination, result.run_id
+    audience = read_audience(warehouse, spec)
     has_list = bool(spec.list)
     the_plan = plan(state, audience, mirror=spec.mode == "mirror", has_list=has_list)
     result.samples = the_plan.samples
-    counts = the_plan.counts()
+    counts = result.counts = the_plan.counts()
     if dry_run:
         return finish("dry_run", counts)
     invalid = [
@@ -362,8 +410,8 @@ def run_sync(
                 )
             state.commit_entered(run_id, spec.name, the_plan.enters)
             run.exit(the_plan.exits)
-    except (FatalError, SyncConfigError) as exc:
-        finish("failed", _counts(counts, run, dest, len(invalid)), str(exc))
+    except BaseException as exc:
+        finish("failed", _counts(counts, run, dest, len(invalid)), describe(exc))
         raise
     finally:
         dest.close()

@@ -204,16 +204,21 @@ class StateStore:
         *,
         error: str | None = None,
         samples: dict[str, Any] | None = None,
+        seconds: float | None = None,
     ) -> None:
-        """Record a run's end: its status, counts per outcome, error and samples."""
+        """Record a run's end: its status, counts per outcome, error, samples and duration
+        (``seconds`` as the caller measured it, else the time since the run's start)."""
         sets = ", ".join(f"{name} = ?" for name in RUN_COUNTS)
+        now = utcnow()
+        # In an update, `finished_at` on the right-hand side is the old value (NULL): the
+        # duration is computed from the new one here, never from the column.
         self.con.execute(
             f"""update runs set status = ?, finished_at = ?, {sets}, error = ?, samples = ?,
-                   duration_seconds = epoch(finished_at) - epoch(started_at)
+                   duration_seconds = coalesce(?, epoch(?::timestamp) - epoch(started_at))
                 where run_id = ?""",
-            [status, utcnow()]
+            [status, now]
             + [int(counts.get(name, 0)) for name in RUN_COUNTS]
-            + [error, json.dumps(samples or {}, default=str), run_id],
+            + [error, json.dumps(samples or {}, default=str), seconds, now, run_id],
         )
 
     def runs(self, sync: str | None = None, limit: int = 20) -> pd.DataFrame:

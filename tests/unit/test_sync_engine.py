@@ -249,3 +249,24 @@ def test_a_configuration_error_found_when_opening_fails_the_run_and_is_recorded(
         sync(warehouse, state, dest)
     run = state.runs(SPEC.name).iloc[0]
     assert (run["status"], run["error"]) == ("failed", "no such list")
+
+
+def test_any_failure_closes_the_run_row_and_no_secret_leaves_in_the_error(
+    warehouse, state, monkeypatch
+):
+    from syncs.errors import SyncError
+
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-0ne5ecret\r")
+
+    def leaky():  # what http.client says about a header with a stray \r
+        raise ValueError("Invalid header value b'Bearer pat-na1-0ne5ecret\\r'")
+
+    with pytest.raises(SyncError) as raised:
+        sync(warehouse, state, leaky)
+    assert "0ne5ecret" not in str(raised.value) and raised.value.__suppress_context__
+    run = state.runs(SPEC.name).iloc[0]
+    assert run["status"] == "failed" and run["duration_seconds"] >= 0
+    assert run["error"] == "ValueError: Invalid header value b'Bearer [HUBSPOT_ACCESS_TOKEN]'"
+    with pytest.raises(KeyboardInterrupt):  # a crash closes the row too
+        sync(warehouse, state, lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert state.runs(SPEC.name).iloc[0]["status"] == "failed"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from syncs.errors import NotConfigured
+from syncs.errors import NotConfigured, SyncConfigError
+from syncs.secrets import read_secret
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 
@@ -22,7 +23,9 @@ class HubSpotSettings:
 
     @classmethod
     def from_env(cls) -> HubSpotSettings:
-        token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
+        """Raises NotConfigured without a token, SyncConfigError for a malformed one (the error
+        says which character is wrong and where, never the token)."""
+        token = read_secret("HUBSPOT_ACCESS_TOKEN")
         if not token:
             raise NotConfigured(
                 "HUBSPOT_ACCESS_TOKEN is not set: HubSpot syncs are skipped. Set it to a private "
@@ -32,5 +35,17 @@ class HubSpotSettings:
         return cls(
             access_token=token,
             base_url=(os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            timeout=float(os.environ.get("HUBSPOT_TIMEOUT_SECONDS") or 30.0),
+            timeout=_seconds("HUBSPOT_TIMEOUT_SECONDS", 30.0),
         )
+
+
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from ``name``, or an error naming it."""
+    raw = (os.environ.get(name) or "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SyncConfigError(f"{name}={raw!r} is not a number of seconds above 0 (e.g. 30)")
+    return value
