@@ -3,6 +3,11 @@
 A snapshot destination: whenever anything changed, the whole audience is written to a
 temporary file beside the target and renamed over it (``os.replace`` is atomic on one file
 system), so a reader never sees half a file. Values keep their warehouse types in Parquet.
+
+CSV files are opened by people in spreadsheets, and audience values come from browsers (event
+properties), so text cells are made inert there (OWASP's rule against CSV injection): a cell that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``, which
+spreadsheets read as "this is text", and NUL bytes are dropped. Parquet keeps every value exact.
 """
 
 from __future__ import annotations
@@ -19,6 +24,22 @@ from syncs.errors import SyncConfigError
 from syncs.spec import SyncSpec
 
 FORMATS = ("csv", "parquet")
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_csv_text(value: str) -> str:
+    """``value`` as a CSV text cell no spreadsheet runs: NUL bytes dropped, then a ``'`` before
+    a leading formula character.
+
+    >>> print(inert_csv_text('=HYPERLINK("http://evil.example/","Refund")'))
+    '=HYPERLINK("http://evil.example/","Refund")
+    >>> inert_csv_text("Ada"), inert_csv_text("a-b")
+    ('Ada', 'a-b')
+    """
+    value = value.replace("\x00", "")
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 class FileDestination(Destination):
@@ -45,19 +66,35 @@ class FileDestination(Destination):
 
     def write_snapshot(self, spec: SyncSpec, rows: Sequence[Row]) -> None:
         target = self.path(spec)
+        csv = target.suffix == ".csv"
         frame = pd.DataFrame(
-            {f.name: [row.values[f.name] for row in rows] for f in self._fields}, dtype="string"
+            {
+                f.name: [
+                    inert_csv_text(row.values[f.name])
+                    if csv and f.kind == "string"
+                    else row.values[f.name]
+                    for row in rows
+                ]
+                for f in self._fields
+            },
+            dtype="string",
         )
-        # Back to the warehouse types; "" was NULL.
+        # Back to the warehouse types ("" was NULL); text in a CSV stays the inert text above.
         casts = ", ".join(
-            f'cast(nullif("{f.name}", \'\') as {f.sql_type}) as "{f.name}"' for f in self._fields
+            f"cast(nullif(\"{f.name}\", '') as "
+            f'{"varchar" if csv and f.kind == "string" else f.sql_type}) as "{f.name}"'
+            for f in self._fields
         )
-        options = "(format parquet)" if target.suffix == ".parquet" else "(format csv, header)"
         tmp = target.with_name(f".{target.name}.tmp")
         con = duckdb.connect()
         try:
             con.register("snapshot", frame)
-            con.execute(f"copy (select {casts} from snapshot) to '{tmp}' {options}")
+            relation = con.sql(f"select {casts} from snapshot")
+            # The path is passed as a value, never pasted into SQL (it comes from the environment).
+            if csv:
+                relation.write_csv(str(tmp), header=True)
+            else:
+                relation.write_parquet(str(tmp))
         finally:
             con.close()
         os.replace(tmp, target)
