@@ -8,11 +8,31 @@ from __future__ import annotations
 
 import pandas as pd
 
-from checks.suite import Suite, between, contains_values, not_null, positive_finite, rows_between
+from checks.suite import (
+    Suite,
+    between,
+    contains_values,
+    in_set,
+    is_null,
+    not_null,
+    positive_finite,
+    rows_between,
+)
 from checks.thresholds import Thresholds
 
 BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "gamma")
+#: how a fit may end and still drive audiences (ltv_model_params.fit_status)
+SOUND_FITS = ("converged", "no_dropout_limit")
+#: customer_ltv's predictions, each finite for every customer of a fitted model
+PREDICTIONS = (
+    "p_alive",
+    "p_no_purchase_90d",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "expected_order_value",
+    "predicted_ltv_12m",
+)
 
 
 def people_have_events_suite(t: Thresholds) -> Suite:
@@ -157,6 +177,67 @@ def ltv_parameters_suite(t: Thresholds) -> Suite:
     )
 
 
+def ltv_fit_suite(t: Thresholds) -> Suite:
+    """Every fitted LTV model converged (blocking: a fit that stopped anywhere else must not
+    drive audiences). BG/NBD at its no-dropout boundary passes: that is the NBD model, which
+    customer_ltv uses on purpose and names per row (purchase_method nbd_limit)."""
+    return Suite(
+        name="ltv_fit_converged",
+        asset=("analytics", "ltv_model_params"),
+        severity="blocking",
+        description="The BG/NBD and Gamma-Gamma maximum-likelihood fits converged (or BG/NBD "
+        "reached its no-dropout limit, the NBD model); a fit that did not stops the syncs that "
+        "use predicted LTV or churn.",
+        query="""
+            select model, fit_status, any_value(log_likelihood) as log_likelihood,
+                   any_value(customers) as customers,
+                   string_agg(parameter || ' = ' || cast(value as varchar), ', '
+                              order by parameter) as parameters
+            from analytics.ltv_model_params
+            where model_status = 'fitted' and model in ('bgnbd', 'gamma_gamma')
+            group by model, fit_status
+            order by model
+        """,
+        expectations=lambda frame: [
+            not_null("fit_status", "every fit says how it ended"),
+            in_set("fit_status", SOUND_FITS, "every fit converged (or reached the NBD limit)"),
+        ],
+    )
+
+
+def ltv_predictions_suite(t: Thresholds) -> Suite:
+    """Every prediction of a fitted LTV model is a finite number, probabilities in [0, 1] and
+    amounts >= 0 (blocking: they go to HubSpot and decide audiences). Customers of a
+    not-estimable model have none and are not checked."""
+    finite = " ".join(
+        f"case when not coalesce(isfinite({c}), false) then '{c}' end," for c in PREDICTIONS
+    )
+    return Suite(
+        name="ltv_predictions_finite",
+        asset=("analytics", "customer_ltv"),
+        severity="blocking",
+        description="Every customer's predictions (P(alive), P(no purchase in 90 d), expected "
+        "purchases, order value, 12-month LTV) are finite, probabilities lie in [0, 1] and "
+        "amounts are >= 0; otherwise the syncs that use predicted LTV or churn stop.",
+        query=f"""
+            select user_id, purchase_method, spend_method, {", ".join(PREDICTIONS)},
+                   nullif(concat_ws(', ', {finite.rstrip(",")}), '') as not_finite
+            from analytics.customer_ltv
+            where model_status = 'fitted'
+            order by user_id
+        """,
+        expectations=lambda frame: [
+            is_null("not_finite", "every prediction is a finite number"),
+            between("p_alive", "P(alive) lies in [0, 1]", 0, 1),
+            between("p_no_purchase_90d", "P(no purchase in 90 days) lies in [0, 1]", 0, 1),
+            between("expected_purchases_90d", "expected purchases are >= 0", 0),
+            between("predicted_ltv_12m", "predicted LTV is >= 0", 0),
+            not_null("purchase_method", "every row names its purchase model"),
+            not_null("spend_method", "every row names its spend model"),
+        ],
+    )
+
+
 def churn_scores_suite(t: Thresholds) -> Suite:
     """Every churn score is a probability (blocking: it goes to HubSpot). Customers of a
     not-estimable LTV model have no score yet (churn_risk.model_status) and are not checked."""
@@ -183,4 +264,10 @@ def core_suites(t: Thresholds) -> list[Suite]:
 
 
 def analytics_suites(t: Thresholds) -> list[Suite]:
-    return [rfm_segments_suite(t), ltv_parameters_suite(t), churn_scores_suite(t)]
+    return [
+        rfm_segments_suite(t),
+        ltv_parameters_suite(t),
+        ltv_fit_suite(t),
+        ltv_predictions_suite(t),
+        churn_scores_suite(t),
+    ]

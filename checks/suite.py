@@ -55,6 +55,18 @@ def not_null(column: str, label: str) -> Expect:
     return Expect(label, "ExpectColumnValuesToNotBeNull", {"column": column})
 
 
+def is_null(column: str, label: str) -> Expect:
+    """No row has a value in ``column`` (a column that names a problem when there is one)."""
+    return Expect(label, "ExpectColumnValuesToBeNull", {"column": column})
+
+
+def in_set(column: str, values: Sequence[Any], label: str) -> Expect:
+    """Every non-null value of ``column`` is one of ``values``."""
+    return Expect(
+        label, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}
+    )
+
+
 def between(
     column: str,
     label: str,

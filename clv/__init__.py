@@ -25,6 +25,7 @@ from clv.errors import (
 )
 from clv.gamma_gamma import GammaGamma, fit_gamma_gamma
 from clv.mbgnbd import MBGNBD, fit_mbgnbd
+from clv.nbd import NBD
 from clv.pareto_nbd import ParetoNBD, fit_pareto_nbd
 from clv.summary import summary
 from clv.units import TIME_UNITS, periods_per_month
@@ -33,6 +34,7 @@ from clv.value import PurchaseModel, clv
 __all__ = [
     "BGNBD",
     "MBGNBD",
+    "NBD",
     "TIME_UNITS",
     "CLVError",
     "GammaGamma",

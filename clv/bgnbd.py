@@ -26,6 +26,7 @@ from scipy.special import expit, hyp2f1, log_expit
 
 from clv import beta_geometric
 from clv.inputs import cbs_arrays, horizon_array
+from clv.nbd import NBD
 from clv.units import check_unit
 
 
@@ -40,6 +41,24 @@ class BGNBD(beta_geometric.Parameters):
     """
 
     MODEL: ClassVar[str] = "BG/NBD"
+
+    #: a / (a + b), the mean dropout probability after a purchase, below which the fit is at the
+    #: no-dropout boundary (the optimiser's log-parameter bound puts a near e^-30 or b near e^30)
+    NO_DROPOUT: ClassVar[float] = 1e-9
+
+    @property
+    def at_no_dropout_limit(self) -> bool:
+        """Whether the mean dropout probability a / (a + b) is 0 to the fit's precision: the
+        data show no dropout and BG/NBD has become NBD (`no_dropout_limit`).
+
+        >>> BGNBD(r=0.5, alpha=9.0, a=1e-13, b=3.0, time_unit="days").at_no_dropout_limit
+        True
+        """
+        return self.a / (self.a + self.b) < self.NO_DROPOUT
+
+    def no_dropout_limit(self) -> NBD:
+        """BG/NBD as a / (a + b) -> 0: the NBD model with the same r and alpha."""
+        return NBD(r=self.r, alpha=self.alpha, time_unit=self.time_unit)
 
     def log_likelihood_of(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
         """Per-customer log-likelihood ``ln L(r, alpha, a, b | x, t_x, T)``."""

@@ -126,9 +126,15 @@ def test_each_suite_is_a_check_on_its_table_and_the_audience_checks_wait_on_upst
         "raw/amplitude_events",
         "core/dim_users",
         "core/fct_orders",
-        "analytics/ltv_model_params",
-        "analytics/churn_risk",
     }
+    # the LTV models' checks gate the syncs that use a prediction, directly, and no other
+    graph = defs.resolve_asset_graph()
+    ltv = {"analytics/ltv_model_params", "analytics/customer_ltv", "analytics/churn_risk"}
+    for name, uses in [("aud_champions_to_hubspot", True), ("aud_new_customers_to_hubspot", False)]:
+        parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["syncs", name])).parent_keys}
+        assert (ltv <= parents) is uses and (not parents & ltv) is (not uses), name
+    assert specs[("analytics/ltv_model_params", "ltv_fit_converged")].blocking
+    assert specs[("analytics/customer_ltv", "ltv_predictions_finite")].blocking
     assert "freshness_checks" in {s.name for s in defs.sensors}
 
 
@@ -232,12 +238,27 @@ def test_once_the_data_is_fixed_the_sync_runs_and_the_contacts_arrive(fixed):
     assert (tmp / "files" / "aud_contact_traits.parquet").exists()
 
 
-def test_recur_sync_checks_upstream_first_and_a_failed_mart_check_stops_every_sync(
+# the shipped syncs that neither send nor filter on a prediction (checks/ltv_usage.py)
+LTV_FREE_SYNCS = {
+    "aud_new_customers_to_hubspot",
+    "aud_cart_abandoners_to_hubspot",
+    "aud_cart_abandoners_to_file",
+}
+
+
+def syncs_started_since(state_path: Path, runs: int) -> set[str]:
+    with StateStore(state_path) as state:
+        latest = state.runs(limit=1000)
+    return set(latest["sync"][: len(latest) - runs])
+
+
+def test_recur_sync_checks_upstream_first_and_a_failed_ltv_check_stops_the_syncs_that_use_ltv(
     fixed, monkeypatch, capsys
 ):
-    """A churn score outside [0, 1] fails analytics/churn_risk's blocking check. `recur sync`
-    rebuilds nothing, but runs the blocking checks upstream of the syncs first; every audience's
-    checks wait on the marts it is built from, so none runs, and no sync either."""
+    """A churn score outside [0, 1] fails analytics/churn_risk's blocking check; then a BG/NBD
+    fit that did not converge fails ltv_fit_converged. `recur sync` rebuilds nothing, but runs
+    the blocking checks upstream of the syncs first: the syncs that send or filter on a
+    prediction do not start, the others (new customers, cart abandoners) run."""
     tmp, server = fixed["tmp"], fixed["server"]
     with connect(tmp / "warehouse.duckdb") as con:
         user, score = con.execute(
@@ -253,14 +274,32 @@ def test_recur_sync_checks_upstream_first_and_a_failed_mart_check_stops_every_sy
     assert main(["sync"]) == 1
     out = capsys.readouterr().out
     assert "quality__analytics__churn_risk" in out and "churn_scores_in_range" in out
-    assert len(hubspot_writes(server)) == writes
-    with StateStore(tmp / "state.duckdb") as state:
-        assert len(state.runs(limit=1000)) == runs  # no sync started
-
+    assert len(hubspot_writes(server)) == writes  # nothing changed for the free ones to send
+    assert syncs_started_since(tmp / "state.duckdb", runs) == LTV_FREE_SYNCS
     with connect(tmp / "warehouse.duckdb") as con:
         con.execute(
             "update analytics.churn_risk set churn_score = ? where user_id = ?", [score, user]
         )
+        con.execute(
+            "update analytics.ltv_model_params set converged = false, "
+            "fit_status = 'not_converged' where model = 'bgnbd'"
+        )
+        from reports.ltv_status import warning_html
+
+        assert "bgnbd fit did not converge" in warning_html(con)
+    with StateStore(tmp / "state.duckdb") as state:
+        runs = len(state.runs(limit=1000))
+    assert main(["sync"]) == 1
+    assert "ltv_fit_converged" in capsys.readouterr().out
+    assert syncs_started_since(tmp / "state.duckdb", runs) == LTV_FREE_SYNCS
+    with connect(tmp / "warehouse.duckdb") as con:
+        con.execute(
+            "update analytics.ltv_model_params set converged = true, fit_status = 'converged' "
+            "where model = 'bgnbd'"
+        )
+    with StateStore(tmp / "state.duckdb") as state:
+        runs = len(state.runs(limit=1000))
+
     assert main(["sync"]) == 0  # fixed: the checks pass, every sync runs, nothing changed to send
     with StateStore(tmp / "state.duckdb") as state:
         latest = state.runs(limit=1000)

@@ -7,7 +7,9 @@ syncs read the audiences, and every dbt model is built by one step, so a blockin
 or analytics mart could not reach them on its own. Hence each audience's check node also waits
 on the blocking-checked tables it is built from (``additional_deps``: raw events, marts): when one
 of their blocking checks fails, the audience checks do not run, and neither do the syncs behind
-them. Runs that rebuild only part of the graph run those upstream checks too (runner.py).
+them. The LTV models are the exception: a failed fit or prediction check stops only the syncs that
+send or filter on a prediction (they depend on the LTV models themselves; checks/ltv_usage.py), so
+an audience of cart abandoners still syncs while the LTV fit is broken. Runs that rebuild only part of the graph run those upstream checks too (runner.py).
 A suite that cannot run at all (its table is missing) fails its step, which stops the same syncs.
 
 The email rule is not here: it concerns only the syncs that send emails, so it is a check on each
@@ -36,6 +38,7 @@ from checks import (
     run_suite,
     warehouse_suites,
 )
+from checks.ltv_usage import LTV_ASSETS
 from checks.suite import plain
 from orchestration.dbt_project import dbt_project
 from orchestration.resources import SyncResource, WarehouseResource
@@ -141,7 +144,9 @@ def gating_deps(
     manifest: Mapping, audience: Audience, blocking_assets: set[tuple[str, ...]]
 ) -> list[dg.AssetKey]:
     """The assets with blocking suites that ``audience`` is built from (its ancestors in the
-    manifest, the raw sources included)."""
+    manifest, the raw sources included), but the LTV models: every audience reads them through
+    aud_contact_traits, yet only the syncs that send or filter on a prediction wait on their
+    checks (checks/ltv_usage.py; the sync assets depend on them directly)."""
     ids = [
         uid
         for uid, node in manifest.get("nodes", {}).items()
@@ -149,7 +154,8 @@ def gating_deps(
         and (node.get("schema"), node.get("name")) == audience.asset
     ]
     upstream = {_asset_of(manifest, uid) for i in ids for uid in _ancestors(manifest, i)}
-    return [dg.AssetKey(list(asset)) for asset in sorted(upstream & blocking_assets)]
+    gating = (upstream & blocking_assets) - LTV_ASSETS  # those gate the syncs that use them
+    return [dg.AssetKey(list(asset)) for asset in sorted(gating)]
 
 
 def quality_checks(

@@ -15,11 +15,13 @@ emails it never sends; a check in the sync's own step gates only that sync.
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 
 from checks.audiences import SYNC_EMAILS_CHECK, sync_emails_suite
+from checks.ltv_usage import LTV_ASSETS, ltv_use
 from checks.suite import Sources, Suite, plain, validate
 from checks.thresholds import Thresholds
 from orchestration.dbt_project import dbt_project
@@ -27,7 +29,7 @@ from orchestration.defs.automation.conditions import sync_condition
 from orchestration.resources import SyncResource
 from syncs.engine import RunResult
 from syncs.errors import FatalError
-from syncs.spec import SyncSpec, load_specs
+from syncs.spec import SyncSpec, specs_from_manifest
 
 
 def _metadata(result: RunResult) -> dict:
@@ -91,9 +93,14 @@ def email_check_result(
     )
 
 
-def build_sync_asset(spec: SyncSpec, thresholds: Thresholds | None = None) -> dg.AssetsDefinition:
+def build_sync_asset(
+    spec: SyncSpec, thresholds: Thresholds | None = None, ltv_reasons: Sequence[str] = ()
+) -> dg.AssetsDefinition:
     """The asset that runs ``spec``: ``syncs/<name>``, downstream of ``<schema>/<audience>``,
-    with the blocking check ``emails_valid`` when the sync sends emails."""
+    with the blocking check ``emails_valid`` when the sync sends emails. A sync that uses
+    predicted LTV or churn (``ltv_reasons``, checks/ltv_usage.py) also depends on the LTV
+    models, so their blocking checks (a fit that did not converge, a prediction that is not
+    finite) stop it, and only it."""
     thresholds = thresholds or Thresholds.from_env(os.environ)
     emails = sync_emails_suite(spec, thresholds)
     key = dg.AssetKey(["syncs", spec.name])
@@ -119,7 +126,8 @@ def build_sync_asset(spec: SyncSpec, thresholds: Thresholds | None = None) -> dg
 
     @dg.asset(
         key=key,
-        deps=[dg.AssetKey([spec.schema, spec.audience])],
+        deps=[dg.AssetKey([spec.schema, spec.audience])]
+        + ([dg.AssetKey(list(asset)) for asset in sorted(LTV_ASSETS)] if ltv_reasons else []),
         group_name="syncs",
         kinds={spec.destination, "python"},
         owners=["team:data"],
@@ -133,6 +141,7 @@ def build_sync_asset(spec: SyncSpec, thresholds: Thresholds | None = None) -> dg
             "mode": spec.mode,
             "match_key": spec.match_key,
             "fields": dg.MetadataValue.json(dict(spec.fields)),
+            "uses_ltv": "; ".join(ltv_reasons) if ltv_reasons else "no",
             **({"list": spec.list} if spec.list else {}),
         },
     )
@@ -173,4 +182,8 @@ def build_sync_asset(spec: SyncSpec, thresholds: Thresholds | None = None) -> dg
 
 def sync_assets() -> list[dg.AssetsDefinition]:
     """One asset per declared sync in the dbt manifest."""
-    return [build_sync_asset(spec) for spec in load_specs(dbt_project.manifest_path)]
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    return [
+        build_sync_asset(spec, ltv_reasons=ltv_use(spec, manifest))
+        for spec in specs_from_manifest(manifest)
+    ]

@@ -8,6 +8,12 @@ dbt_project.yml) and an LTV tier (ltv_tiers): "high" for the top 20% of predicte
 "medium" for the next 30%, "low" for the rest, equal predictions sharing a tier. Times are in
 the unit the parameters were fitted in (days).
 
+Each row says which methods produced it: purchase_method bgnbd, or nbd_limit when the BG/NBD fit
+ran to its no-dropout boundary (ltv_model_params.fit_status no_dropout_limit: the data show no
+dropout, and BG/NBD is then the NBD model); spend_method gamma_gamma, or observed_mean with too
+few repeat buyers for Gamma-Gamma. A prediction that is not finite is kept as it is, and the
+blocking check ltv_predictions_finite stops the syncs that use LTV.
+
 When ltv_model_params is not estimable yet (no repeat buyer, no customer), every customer is
 still here with their history, model_status 'not_estimable' and its reason, and null
 predictions (P(alive), expected purchases and order value, predicted LTV, tier).
@@ -58,11 +64,24 @@ def _not_estimable(summary: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
     frame["time_unit"] = pd.Series(status["time_unit"], index=frame.index, dtype="string")
     frame["calibration_end"] = pd.to_datetime(summary["calibration_end"]).astype("datetime64[us]")
     frame["ltv_tier"] = pd.Series(None, index=frame.index, dtype="string")
+    for column in ("purchase_method", "spend_method"):
+        frame[column] = pd.Series(None, index=frame.index, dtype="string")
     frame["model_status"] = pd.Series(status["model_status"], index=frame.index, dtype="string")
     frame["model_status_reason"] = pd.Series(
         status["model_status_reason"], index=frame.index, dtype="string"
     )
     return frame
+
+
+class ObservedMean:
+    """The spend model when Gamma-Gamma cannot be fitted: every customer's expected order value
+    is the observed mean order value (ltv_model_params, model "observed")."""
+
+    def __init__(self, mean: float):
+        self.mean = float(mean)
+
+    def expected_order_value(self, x, zbar) -> np.ndarray:
+        return np.full(np.shape(x), self.mean)
 
 
 def ltv_tiers(predicted: pd.Series) -> np.ndarray:
@@ -90,6 +109,14 @@ def model(dbt, session):
         return _not_estimable(summary, params)
     bgnbd = _model(params, "bgnbd")
     purchases = clv.BGNBD(**bgnbd["params"], time_unit=bgnbd["time_unit"])
+    # At the no-dropout boundary (ltv_model_params.fit_status no_dropout_limit) BG/NBD is the
+    # NBD model, whose formulas stay finite there; anywhere else BG/NBD's own, and a prediction
+    # that is not finite stays so, for the blocking check ltv_predictions_finite to stop the
+    # syncs that use it (never replaced without a trace).
+    limit = (params.loc[params["model"] == "bgnbd", "fit_status"] == "no_dropout_limit").any()
+    if limit:
+        purchases = purchases.no_dropout_limit()
+    purchase_method = "nbd_limit" if limit else "bgnbd"
     fitted_spend = (params["model"] == "gamma_gamma").any()
 
     x = summary["frequency"].to_numpy(float)
@@ -100,35 +127,17 @@ def model(dbt, session):
     per_day = 1.0 / clv.units.days_per_unit(purchases.time_unit)
     if fitted_spend:
         spend = clv.GammaGamma(**_model(params, "gamma_gamma")["params"])
-        order_value = spend.expected_order_value(x, zbar)  # the population mean when x = 0
-        predicted = clv.clv(
-            purchases, spend, x, t_x, age, zbar, months=12, monthly_discount_rate=discount
-        )
     else:  # too few repeat buyers for Gamma-Gamma: the observed mean order value for everyone
-        order_value = np.full(len(x), _model(params, "observed")["params"]["mean_order_value"])
-        months = np.arange(1, 13)
-        horizon = months[:, None] * 365.25 / 12 * per_day
-        cumulative = np.vstack(
-            [np.zeros(len(x))] + [purchases.expected_purchases(h, x, t_x, age) for h in horizon]
-        )
-        monthly = np.diff(cumulative, axis=0) / (1 + discount) ** months[:, None]
-        predicted = order_value * monthly.sum(axis=0)
-    # With little data the fit can run to its boundary (a -> 0, b -> infinity: nobody drops out)
-    # where the hypergeometric terms overflow. That limit of BG/NBD is the NBD model, whose
-    # expected purchases are the posterior rate (r + x) / (alpha + T) times the horizon.
+        mean = _model(params, "observed")["params"]["mean_order_value"]
+        spend = ObservedMean(mean)
+    order_value = spend.expected_order_value(x, zbar)  # the population mean when x = 0
+    predicted = clv.clv(
+        purchases, spend, x, t_x, age, zbar, months=12, monthly_discount_rate=discount
+    )
     e90 = purchases.expected_purchases(90 * per_day, x, t_x, age)
     e365 = purchases.expected_purchases(365 * per_day, x, t_x, age)
-    limit = ~(np.isfinite(e90) & np.isfinite(e365) & np.isfinite(predicted))
-    if limit.any():
-        params = purchases.params
-        rate = (params["r"] + x) / (params["alpha"] + age)  # purchases per model time unit
-        e90 = np.where(limit, rate * 90 * per_day, e90)
-        e365 = np.where(limit, rate * 365 * per_day, e365)
-        month = 365.25 / 12 * per_day
-        discounted = sum(rate * month / (1 + discount) ** m for m in range(1, 13))
-        predicted = np.where(limit, order_value * discounted, predicted)
-    # BG/NBD's own chance of no repeat purchase in the next 90 days (ltv.md §1): P(dead) +
-    # P(alive)·((α+T)/(α+T+t))^(r+x); finite at the no-dropout boundary too (P(alive) -> 1)
+    # the model's own chance of no repeat purchase in the next 90 days (ltv.md §1): BG/NBD's
+    # P(dead) + P(alive)·((α+T)/(α+T+t))^(r+x), or NBD's ((α+T)/(α+T+t))^(r+x)
     p_no_purchase_90d = purchases.p_no_purchase(90 * per_day, x, t_x, age)
     frame = pd.DataFrame(
         {
@@ -148,6 +157,8 @@ def model(dbt, session):
         }
     )
     frame["ltv_tier"] = ltv_tiers(frame["predicted_ltv_12m"])
+    frame["purchase_method"] = purchase_method
+    frame["spend_method"] = "gamma_gamma" if fitted_spend else "observed_mean"
     frame["model_status"] = "fitted"
     frame["model_status_reason"] = pd.Series(None, index=frame.index, dtype="string")
     return frame

@@ -6,6 +6,10 @@ repeat buyers (clv's minimum, 30); with fewer, customers are valued at the obser
 value instead (of their purchases up to the calibration end), recorded as the model "observed"
 (parameter mean_order_value).
 
+fit_status says how each fit ended: converged, no_dropout_limit (BG/NBD at a / (a + b) = 0, where
+it is the NBD model: customer_ltv predicts with that limit and says so per row) or not_converged
+(the blocking check ltv_fit_converged stops the syncs that use LTV).
+
 Data the purchase model cannot be fitted on yet (no customer at all, or nobody with a repeat
 purchase) is not an error: the model gives
 one row with model_status 'not_estimable', the reason in model_status_reason and no parameter,
@@ -31,10 +35,25 @@ COLUMNS = {
     "log_likelihood": "float64",
     "customers": "Int64",
     "converged": "boolean",
+    "fit_status": "string",
     "calibration_end": "datetime64[us]",
     "model_status": "string",
     "model_status_reason": "string",
 }
+
+
+def fit_status(fitted) -> str | None:
+    """converged; no_dropout_limit (BG/NBD ran to a / (a + b) = 0: the data show no dropout, and
+    customer_ltv predicts with the NBD limit, on purpose); not_converged (anything else: the
+    blocking check ltv_fit_converged fails and the syncs that use LTV stop); None without a fit
+    (the observed mean order value)."""
+    if fitted is None:
+        return None
+    if fitted.converged:
+        return "converged"
+    if isinstance(fitted, clv.BGNBD) and fitted.at_no_dropout_limit:
+        return "no_dropout_limit"
+    return "not_converged"
 
 
 def _rows(name, params, unit, fitted, calibration_end):
@@ -47,6 +66,7 @@ def _rows(name, params, unit, fitted, calibration_end):
             "log_likelihood": None if fitted is None else float(fitted.log_likelihood),
             "customers": None if fitted is None else int(fitted.n_customers),
             "converged": None if fitted is None else bool(fitted.converged),
+            "fit_status": fit_status(fitted),
             "calibration_end": calibration_end,
             "model_status": FITTED,
             "model_status_reason": None,
@@ -76,6 +96,7 @@ def _not_estimable(reason: str, customers: int, calibration_end) -> list[dict]:
             "log_likelihood": None,
             "customers": customers,
             "converged": None,
+            "fit_status": None,
             "calibration_end": calibration_end,
             "model_status": NOT_ESTIMABLE,
             "model_status_reason": reason,
