@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from reports.cohorts import GRAINS
+from sources.errors import SettingError
 from sources.settings import IngestSettings, parse_date
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -37,19 +38,71 @@ def _path(name: str) -> Path:
     return Path(os.environ.get(name) or DEFAULTS[name]).expanduser().resolve()
 
 
+#: Bytes 8-11 of every DuckDB database file.
+DUCKDB_MAGIC = b"DUCK"
+
+
+def _database_problem(path: Path) -> str | None:
+    """Why DuckDB could not use ``path`` as its database file, or None."""
+    if path.is_dir():
+        return "is a folder, not a DuckDB file"
+    if path.exists():
+        if not path.is_file():
+            return "is not a regular file"
+        with path.open("rb") as f:
+            head = f.read(12)
+        if not head:
+            return "is an empty file, not a DuckDB database (delete it and Recur creates one)"
+        if head[8:12] != DUCKDB_MAGIC:
+            return "is not a DuckDB database file"
+        return None
+    folder = next(p for p in path.parents if p.exists())
+    if not folder.is_dir():
+        return f"cannot be created: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot be created: the folder {folder} is not writable"
+    return None
+
+
+def _database_path(name: str) -> Path:
+    path = _path(name)
+    problem = _database_problem(path)
+    if problem:
+        raise SettingError(
+            f"{name}={os.environ.get(name) or DEFAULTS[name]!r} ({path}) {problem}: set it to a "
+            f"DuckDB file, new or existing (default {DEFAULTS[name]})"
+        )
+    return path
+
+
 def warehouse_path() -> Path:
-    """The DuckDB warehouse file (``RECUR_WAREHOUSE``)."""
-    return _path("RECUR_WAREHOUSE")
+    """The DuckDB warehouse file (``RECUR_WAREHOUSE``): a DuckDB file, or a path where one can
+    be created; anything else raises an error naming the variable."""
+    return _database_path("RECUR_WAREHOUSE")
 
 
 def state_path() -> Path:
-    """The sync-state DuckDB file (``RECUR_STATE``), apart from the warehouse."""
-    return _path("RECUR_STATE")
+    """The sync-state DuckDB file (``RECUR_STATE``), apart from the warehouse; checked as the
+    warehouse is."""
+    return _database_path("RECUR_STATE")
 
 
 def exports_path() -> Path:
-    """The export folder holding ``mixpanel/`` and ``amplitude/`` (``RECUR_EXPORTS``)."""
-    return _path("RECUR_EXPORTS")
+    """The export folder holding ``mixpanel/`` and ``amplitude/`` (``RECUR_EXPORTS``); a file
+    there raises an error naming the variable (a missing folder is reported by the loader)."""
+    path = _path("RECUR_EXPORTS")
+    if path.exists() and not path.is_dir():
+        raise SettingError(
+            f"RECUR_EXPORTS={os.environ.get('RECUR_EXPORTS')!r} ({path}) is a file, not a folder: "
+            "set it to the export folder holding mixpanel/ and amplitude/"
+        )
+    return path
+
+
+def check() -> None:
+    """Read every setting a run uses, so that a bad one stops the command before anything
+    starts, with an error naming it."""
+    warehouse_path(), state_path(), exports_path(), as_of()
 
 
 def reports_path() -> Path:

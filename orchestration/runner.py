@@ -8,15 +8,18 @@ they show in the Dagster UI; otherwise to a throwaway instance.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from orchestration import environment
 from orchestration.defs.ingest.partitions import register_present_days
 from sources.layout import check_exports_folder
+from syncs.secrets import scrub
 
 
 @dataclass
@@ -24,6 +27,7 @@ class RunReport:
     """What `recur run` did: one entry per run, and the failures."""
 
     runs: list[tuple[str, bool, float]] = field(default_factory=list)  # label, success, seconds
+    errors: list[str] = field(default_factory=list)  # one line per failed step: its own error
 
     @property
     def failed(self) -> list[str]:
@@ -64,7 +68,7 @@ def run(
     log_level: str = "WARNING",
 ) -> RunReport:
     """Materialize ``select`` (Dagster asset-selection syntax; everything when None)."""
-    environment.as_of()  # settings that reach dbt's SQL are checked before any run starts
+    environment.check()  # a bad setting stops here, named, before any run starts
     exports = environment.exports_path()
     check_exports_folder(exports)
     inst = dagster_instance or instance()
@@ -119,10 +123,36 @@ def run(
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
-                    echo(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
+                    lines = failure_lines(event.step_key, event.step_failure_data.error)
+                    report.errors.append(lines[0].strip())
+                    for line in lines:
+                        echo(line)
         for line in check_warnings(result):
             echo(f"    warning: {line}")
     return report
+
+
+#: Lines of a step's error shown after its first line; the rest is in the Dagster UI.
+DETAIL_LINES = 12
+
+
+def failure_lines(step: str, error: SerializableErrorInfo | None) -> list[str]:
+    """A failed step's own error, in one line first, then its detail, with secrets blanked.
+
+    Dagster wraps what a step raised in "Error occurred while executing op ...": the step's own
+    error is the innermost cause, and its first line is what says what went wrong.
+    """
+    own = error
+    while own is not None and own.cause is not None:
+        own = own.cause
+    text = scrub((own.message if own else "") or (own.cls_name if own else "") or "unknown error")
+    first, *rest = [line.rstrip() for line in text.strip().splitlines() if line.strip()] or [""]
+    # "duckdb.duckdb.IOException: ..." -> "IOException: ...": the module path says nothing here
+    first = re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", first)
+    lines = [f"    {step}: {first}"] + [f"        {line}" for line in rest[:DETAIL_LINES]]
+    if len(rest) > DETAIL_LINES:
+        lines.append(f"        ... {len(rest) - DETAIL_LINES} more lines in the Dagster UI")
+    return lines
 
 
 def check_warnings(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -34,3 +34,64 @@ def test_recur_as_of_is_a_day_or_unset(monkeypatch):
     assert environment.as_of() == date(2024, 2, 29)
     monkeypatch.setenv("RECUR_AS_OF", "")
     assert environment.as_of() is None
+
+
+def bad_paths(tmp_path):
+    """Each bad path setting: (variable, value)."""
+    (tmp_path / "folder.duckdb").mkdir()
+    (tmp_path / "notes.duckdb").write_text("not a database\n")
+    (tmp_path / "empty.duckdb").write_bytes(b"")
+    (tmp_path / "a-file").write_text("x")
+    return {
+        "folder": ("RECUR_WAREHOUSE", tmp_path / "folder.duckdb", "is a folder"),
+        "text file": ("RECUR_WAREHOUSE", tmp_path / "notes.duckdb", "is not a DuckDB database"),
+        "empty file": ("RECUR_WAREHOUSE", tmp_path / "empty.duckdb", "is an empty file"),
+        "unwritable": ("RECUR_WAREHOUSE", tmp_path / "a-file" / "wh.duckdb", "cannot be created"),
+        "state folder": ("RECUR_STATE", tmp_path / "folder.duckdb", "is a folder"),
+        "exports file": ("RECUR_EXPORTS", tmp_path / "a-file", "is a file, not a folder"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["folder", "text file", "empty file", "unwritable", "state folder", "exports file"]
+)
+@pytest.mark.parametrize("command", ["run", "sync"])
+def test_a_bad_path_setting_stops_recur_with_one_line_naming_it(
+    tmp_path, monkeypatch, capsys, case, command
+):
+    from orchestration.cli import main
+
+    exports = tmp_path / "exports" / "mixpanel"
+    exports.mkdir(parents=True)
+    monkeypatch.setenv("RECUR_EXPORTS", str(exports.parent))
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    monkeypatch.setenv("RECUR_STATE", str(tmp_path / "state.duckdb"))
+    name, value, problem = bad_paths(tmp_path)[case]
+    monkeypatch.setenv(name, str(value))
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recur {command}: {name}=") and problem in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_failed_step_prints_its_own_error_first_then_the_detail():
+    from dagster_shared.error import SerializableErrorInfo
+
+    from orchestration.runner import failure_lines
+
+    own = SerializableErrorInfo(
+        'duckdb.duckdb.IOException: IO Error: Could not set lock on file "wh.duckdb"\n'
+        "See also https://duckdb.org/docs/connect/concurrency\n",
+        [],
+        "IOException",
+    )
+    wrapper = SerializableErrorInfo(
+        'Error occurred while executing op "syncs__aud_x":\n',
+        [],
+        "DagsterExecutionStepExecutionError",
+        own,
+    )
+    assert failure_lines("syncs__aud_x", wrapper) == [
+        '    syncs__aud_x: IOException: IO Error: Could not set lock on file "wh.duckdb"',
+        "        See also https://duckdb.org/docs/connect/concurrency",
+    ]
