@@ -16,6 +16,7 @@ from pathlib import Path
 from reports.cohorts import GRAINS
 from sources.errors import SettingError
 from sources.settings import IngestSettings, parse_date
+from syncs.settings import seconds_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +103,7 @@ def exports_path() -> Path:
 def check() -> None:
     """Read every setting a run uses, so that a bad one stops the command before anything
     starts, with an error naming it."""
-    warehouse_path(), state_path(), exports_path(), as_of()
+    warehouse_path(), state_path(), exports_path(), as_of(), sync_max_wait()
 
 
 def reports_path() -> Path:
@@ -127,6 +128,13 @@ def as_of() -> date | None:
     """
     raw = os.environ.get("RECUR_AS_OF") or ""
     return parse_date("RECUR_AS_OF", raw) if raw.strip() else None
+
+
+def sync_max_wait() -> float:
+    """``RECUR_SYNC_MAX_WAIT_SECONDS`` (default 120): how long one sync run may spend on a
+    destination that does not answer (time-outs, 5xx and the pauses after them) before it
+    gives up; the rows stay dirty for the next run."""
+    return seconds_from_env("RECUR_SYNC_MAX_WAIT_SECONDS", 120.0)
 
 
 def audience_files_path() -> Path:

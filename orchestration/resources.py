@@ -16,7 +16,7 @@ from sources import layout
 from sources.amplitude_api import AmplitudeExportClient
 from sources.mixpanel_api import MixpanelExportClient
 from sources.warehouse import connect, ensure_raw_schema
-from syncs.engine import RunResult
+from syncs.engine import RetryPolicy, RunResult
 from syncs.run import sync_files
 from syncs.spec import SyncSpec
 
@@ -104,5 +104,6 @@ class SyncResource(dg.ConfigurableResource):
             state=Path(self.state),
             files_dir=Path(self.files_dir),
             dry_run=dry_run,
+            policy=RetryPolicy(max_wait=environment.sync_max_wait()),
             progress=None if dry_run else progress_bar(f"syncing {spec.name}", unit="row"),
         )

@@ -32,6 +32,7 @@ from syncs.destinations.base import Destination, Row, RowResult
 from syncs.diff import Plan, plan
 from syncs.errors import (
     BatchRejected,
+    FatalError,
     NotConfigured,
     RetriesExhausted,
     RetryableError,
@@ -47,11 +48,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently a batch is retried."""
+    """How often and how patiently a batch is retried.
+
+    ``max_wait`` bounds what one run spends on attempts that got no answer or a server error
+    (5xx) and the pauses after them (``RECUR_SYNC_MAX_WAIT_SECONDS``): against a HubSpot that
+    accepts connections and never answers, 6 attempts of a 30 s time-out each took 3.3 minutes
+    per sync; with 120 s the run gives up after 4. Throttling (429, 423) is not counted.
+    """
 
     max_attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
+    max_wait: float = 120.0
 
     def delay(self, attempt: int, hint: float = 0.0) -> float:
         """Exponential backoff for ``attempt`` (1-based), never shorter than the server's hint."""
@@ -84,6 +92,39 @@ class RunResult:
         return text + (f"; {self.error}" if self.error else "")
 
 
+class Outages:
+    """Destinations that did not answer at all lately, by endpoint, so that the next syncs to the
+    same place in this process fail at once instead of each waiting ``max_wait`` again (five
+    HubSpot syncs to a silent HubSpot took 17 minutes)."""
+
+    #: How long a silent destination is not tried again by other syncs in the same process.
+    SECONDS = 300.0
+
+    def __init__(self) -> None:
+        self._down: dict[str, tuple[float, str]] = {}
+
+    def record(self, endpoint: str, error: str) -> None:
+        self._down[endpoint] = (time.monotonic() + self.SECONDS, error)
+
+    def check(self, endpoint: str) -> None:
+        """Raise :class:`FatalError` when ``endpoint`` did not answer a recent run."""
+        until, error = self._down.get(endpoint, (0.0, ""))
+        left = until - time.monotonic()
+        if left > 0:
+            raise FatalError(
+                f"{endpoint} did not answer an earlier sync in this process, so this one was not "
+                f"tried (again in {left:.0f} s at the latest): {error}"
+            )
+        self._down.pop(endpoint, None)
+
+    def clear(self) -> None:
+        self._down.clear()
+
+
+#: One registry per process: the syncs of one `recur sync` run one after another in it.
+OUTAGES = Outages()
+
+
 class _Run:
     """One run's moving parts; :func:`run_sync` is the interface."""
 
@@ -108,6 +149,7 @@ class _Run:
         self.progress: Callable[[int, int], None] | None = None
         self.done = 0
         self.total = 0
+        self.waited = 0.0  # seconds of failed attempts and pauses, bounded by policy.max_wait
 
     def advance(self, rows: int) -> None:
         """Count rows whose batch was answered, for the caller's progress bar."""
@@ -138,17 +180,29 @@ class _Run:
 
     def _retrying(self, fn, rows):
         for attempt in range(1, self.policy.max_attempts + 1):
+            tried_at = time.perf_counter()
             try:
                 return fn(rows)
             except RetryableError as exc:
-                if attempt == self.policy.max_attempts:
-                    raise RetriesExhausted(
-                        f"{self.dest.name}: {exc} (gave up after {attempt} attempts; "
-                        "the rows stay dirty and are sent again next run)",
-                        exc.status,
-                    ) from exc
-                self.retries += 1
                 delay = self.policy.delay(attempt, exc.wait)
+                # Throttling (429, 423) is pacing, not an outage: only silence and 5xx count.
+                unavailable = exc.status is None or exc.status >= 500
+                if unavailable:
+                    self.waited += time.perf_counter() - tried_at
+                out_of_time = unavailable and self.waited + delay > self.policy.max_wait
+                if attempt == self.policy.max_attempts or out_of_time:
+                    given_up = RetriesExhausted(
+                        f"{self.dest.name}: {exc} (gave up after {attempt} attempts and "
+                        f"{self.waited:.1f} s of failed attempts and pauses, at most "
+                        f"{self.policy.max_wait:g} s: RECUR_SYNC_MAX_WAIT_SECONDS; the rows stay "
+                        "dirty and are sent again next run)",
+                        exc.status,
+                    )
+                    if exc.status is None:  # no answer at all: the destination looks down
+                        OUTAGES.record(self.dest.endpoint, str(given_up))
+                    raise given_up from exc
+                self.retries += 1
+                self.waited += delay if unavailable else 0.0
                 log.info("%s: %s; retrying in %.1f s", self.spec.name, scrub(str(exc)), delay)
                 self.sleep(delay)
         raise AssertionError("unreachable")
@@ -394,6 +448,7 @@ def _execute(
     run = _Run(spec, state, dest, policy or RetryPolicy(), sleep, run_id)
     run.progress, run.total = progress, len(the_plan.writes)
     try:
+        OUTAGES.check(dest.endpoint)
         run._retrying(lambda _: dest.open(spec, audience.fields), [])
         if caps.snapshot:
             run.snapshot(audience, the_plan)

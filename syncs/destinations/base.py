@@ -92,6 +92,11 @@ class Destination:
     def __init__(self) -> None:
         self.stats = Stats()
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go; syncs to one endpoint share its outages (engine ``OUTAGES``)."""
+        return self.name
+
     def open(self, spec: SyncSpec, fields: Sequence[FieldInfo]) -> None:
         """Prepare for a run that has something to send (create fields, find the list)."""
 

@@ -315,3 +315,50 @@ def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
     assert_arrived_once(server, rows)
     twice = [r[0] for r in rows if server.writes(r[0]) > 1]
     assert len(twice) <= 100  # at most the one batch in flight was sent again
+
+
+@pytest.fixture
+def silent_hubspot():
+    """A HubSpot that accepts connections and never answers: a socket that listens, and no one
+    reads it (the kernel completes the handshakes on its own)."""
+    import socket
+
+    from syncs.engine import OUTAGES
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    OUTAGES.clear()
+
+
+def test_a_silent_hubspot_fails_the_first_sync_within_max_wait_and_the_rest_at_once(
+    silent_hubspot, warehouse, state
+):
+    settings = HubSpotSettings(
+        access_token=SANDBOX_HUBSPOT_TOKEN, base_url=silent_hubspot, timeout=0.5
+    )
+    policy = RetryPolicy(max_attempts=6, base_delay=0.1, max_wait=2.0)
+    seconds = []
+    for n in range(5):
+        spec = SyncSpec("aud_test", "hubspot", "email", SPEC.fields, list=LIST, name=f"sync_{n}")
+        started = time.perf_counter()
+        with pytest.raises(FatalError) as failed:
+            run_sync(
+                spec,
+                warehouse=warehouse,
+                state=state,
+                destination=lambda: HubSpotDestination(settings, limiter=RateLimiter(190, 10.0)),
+                policy=policy,
+            )
+        seconds.append(time.perf_counter() - started)
+        assert ("gave up after" if n == 0 else "did not answer an earlier sync") in str(
+            failed.value
+        )
+    # 0.5 s time-outs and 0.1, 0.2, 0.4 s pauses: the 3rd attempt ends at 1.7 s, and a 4th
+    # (0.8 s pause + 0.5 s) would pass the 2 s bound, so the run gives up there
+    assert 1.5 < seconds[0] < 2.5
+    assert max(seconds[1:]) < 0.5
+    runs = state.runs(limit=10).sort_values("sync")
+    assert runs["status"].tolist() == ["failed"] * 5
+    assert runs["duration_seconds"].tolist() == pytest.approx(seconds, abs=0.1)

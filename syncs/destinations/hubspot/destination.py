@@ -89,6 +89,10 @@ class HubSpotDestination(Destination):
         self._fields: dict[str, FieldInfo] = {}
         self._list_id: str | None = None
 
+    @property
+    def endpoint(self) -> str:
+        return self.settings.base_url
+
     @classmethod
     def from_env(cls) -> HubSpotDestination:
         """Configured from ``HUBSPOT_ACCESS_TOKEN`` / ``HUBSPOT_BASE_URL``; raises NotConfigured."""

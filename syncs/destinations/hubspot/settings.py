@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from syncs.errors import NotConfigured, SyncConfigError
+from syncs.errors import NotConfigured
 from syncs.secrets import read_secret
+from syncs.settings import seconds_from_env
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 
@@ -35,17 +36,5 @@ class HubSpotSettings:
         return cls(
             access_token=token,
             base_url=(os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            timeout=_seconds("HUBSPOT_TIMEOUT_SECONDS", 30.0),
+            timeout=seconds_from_env("HUBSPOT_TIMEOUT_SECONDS", 30.0),
         )
-
-
-def _seconds(name: str, default: float) -> float:
-    """A positive number of seconds from ``name``, or an error naming it."""
-    raw = (os.environ.get(name) or "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise SyncConfigError(f"{name}={raw!r} is not a number of seconds above 0 (e.g. 30)")
-    return value
