@@ -91,8 +91,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     from orchestration.definitions import build_defs
     from orchestration.runner import run
-    from orchestration.sync_report import latest_runs, selected_specs
-    from syncs.state import StateStore
+    from orchestration.sync_report import latest_runs, ran_since, selected_specs
+    from syncs.state import StateStore, utcnow
 
     defs = build_defs()  # resources from the environment as it is now
     specs = selected_specs(defs, args.select or "group:syncs")
@@ -108,9 +108,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(describe_dry_run(resource.run(spec, dry_run=True)))
         return 0
     keys = " or ".join(f'key:"{dg.AssetKey(["syncs", s.name]).to_user_string()}"' for s in specs)
+    names = [s.name for s in specs]
+    since = utcnow()
     report = run(defs, select=keys, log_level="INFO" if args.verbose else "WARNING")
     with StateStore(environment.state_path()) as state:
-        print(latest_runs(state, [s.name for s in specs]))
+        if report.failed and not ran_since(state, names, since):
+            why = report.errors[0] if report.errors else "see the failed runs above"
+            print(
+                f"recur sync: no sync ran: {why}. The table shows each sync's previous run, "
+                "marked stale; nothing was sent now.",
+                file=sys.stderr,
+            )
+        print(latest_runs(state, names, since))
     return 1 if report.failed else 0
 
 

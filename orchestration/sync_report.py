@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dagster as dg
 
 from orchestration.dbt_project import dbt_project
@@ -34,11 +36,13 @@ def describe_dry_run(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def latest_runs(state: StateStore, names: list[str]) -> str:
-    """The latest run of each named sync, one line each."""
+def latest_runs(state: StateStore, names: list[str], since: datetime | None = None) -> str:
+    """The latest run of each named sync, one line each. A run that started before ``since``
+    (this command's start) is not this command's: it is marked stale, with its time, and its
+    error is shown as an earlier one, so an old failure never reads as the current one."""
     runs = state.con.execute(
         """select sync, status, audience_rows, added, changed, removed, unchanged, invalid,
-                  rejected, requests, throttled, round(duration_seconds, 1), error
+                  rejected, requests, throttled, round(duration_seconds, 1), error, started_at
            from runs where sync in (select unnest($names)) and not dry_run
            qualify row_number() over (partition by sync order by started_at desc) = 1
            order by sync""",
@@ -48,12 +52,27 @@ def latest_runs(state: StateStore, names: list[str]) -> str:
         f"{'sync':<42}{'status':<10}{'rows':>7}{'+':>7}{'~':>6}{'-':>6}{'=':>7}{'invalid':>8}"
         f"{'rejected':>9}{'requests':>9}{'429s':>6}{'s':>6}"
     ]
-    for sync, status, n, add, chg, rem, same, inv, rej, req, thr, secs, error in runs:
+    for sync, status, n, add, chg, rem, same, inv, rej, req, thr, secs, error, started in runs:
+        stale = since is not None and started < since
         lines.append(
-            f"{sync:<42}{status:<10}{n or 0:>7,}{add or 0:>7,}{chg or 0:>6,}{rem or 0:>6,}"
-            f"{same or 0:>7,}{inv or 0:>8,}{rej or 0:>9,}{req or 0:>9,}{thr or 0:>6,}"
-            f"{secs or 0:>6}"
+            f"{sync:<42}{'stale' if stale else status:<10}{n or 0:>7,}{add or 0:>7,}"
+            f"{chg or 0:>6,}{rem or 0:>6,}{same or 0:>7,}{inv or 0:>8,}{rej or 0:>9,}"
+            f"{req or 0:>9,}{thr or 0:>6,}{secs or 0:>6}"
         )
-        if error:
+        if stale:
+            lines.append(
+                f"    not run now: the figures are from its last run, {started:%Y-%m-%d %H:%M} "
+                f"UTC ({status})" + (f", which said: {error}" if error else "")
+            )
+        elif error:
             lines.append(f"    {error}")
     return "\n".join(lines)
+
+
+def ran_since(state: StateStore, names: list[str], since: datetime) -> int:
+    """How many of the named syncs have a run (not a dry run) that started at ``since`` or later."""
+    return state.con.execute(
+        """select count(distinct sync) from runs
+           where sync in (select unnest($names)) and not dry_run and started_at >= $since""",
+        {"names": names, "since": since},
+    ).fetchone()[0]
