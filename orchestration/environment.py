@@ -13,6 +13,8 @@ import os
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from reports.cohorts import GRAINS
 from sources.errors import SettingError
 from sources.settings import IngestSettings, parse_date
@@ -104,6 +106,7 @@ def check() -> None:
     """Read every setting a run uses, so that a bad one stops the command before anything
     starts, with an error naming it."""
     warehouse_path(), state_path(), exports_path(), as_of(), sync_max_wait()
+    duckdb_memory_limit()
 
 
 def reports_path() -> Path:
@@ -128,6 +131,20 @@ def as_of() -> date | None:
     """
     raw = os.environ.get("RECUR_AS_OF") or ""
     return parse_date("RECUR_AS_OF", raw) if raw.strip() else None
+
+
+def duckdb_memory_limit() -> str:
+    """``RECUR_DUCKDB_MEMORY_LIMIT`` (default ``8GB``), DuckDB's memory cap in dbt's profile,
+    checked by DuckDB's own parser (the value bound as a parameter, never pasted into SQL)."""
+    raw = os.environ.get("RECUR_DUCKDB_MEMORY_LIMIT") or "8GB"
+    try:
+        with duckdb.connect() as con:
+            con.execute("set memory_limit = ?", [raw])
+    except duckdb.Error:
+        raise SettingError(
+            f"RECUR_DUCKDB_MEMORY_LIMIT={raw!r} is not an amount of memory (e.g. 8GB, 512MB or 50%)"
+        ) from None
+    return raw
 
 
 def sync_max_wait() -> float:

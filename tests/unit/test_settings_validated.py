@@ -95,3 +95,11 @@ def test_a_failed_step_prints_its_own_error_first_then_the_detail():
         '    syncs__aud_x: IOException: IO Error: Could not set lock on file "wh.duckdb"',
         "        See also https://duckdb.org/docs/connect/concurrency",
     ]
+
+
+def test_the_duckdb_memory_limit_is_checked_by_duckdb_and_named(monkeypatch):
+    monkeypatch.setenv("RECUR_DUCKDB_MEMORY_LIMIT", "4GB'; drop table x; --")
+    with pytest.raises(SettingError, match="RECUR_DUCKDB_MEMORY_LIMIT=.* is not an amount"):
+        environment.duckdb_memory_limit()
+    monkeypatch.setenv("RECUR_DUCKDB_MEMORY_LIMIT", "512MB")
+    assert environment.duckdb_memory_limit() == "512MB"
