@@ -12,6 +12,8 @@ from syncs.state import StateStore
 from tests.conftest import point_recur_at
 
 WRITES = ("/crm/v3/objects/contacts/batch/", "/crm/v3/lists/")
+NEW_CUSTOMERS = "key:syncs/aud_new_customers_to_hubspot"
+TOKEN = "pat-na1-5ecret7f3a"
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,67 @@ def test_without_a_token_hubspot_syncs_are_skipped_not_failed(pipeline, tmp_path
     )
     assert materialization.metadata["status"].value == "skipped"
     assert "HUBSPOT_ACCESS_TOKEN is not set" in materialization.metadata["error"].value
+
+
+@pytest.mark.parametrize(
+    "token",
+    [TOKEN + "\r", TOKEN + " x", TOKEN],
+    ids=["crlf-env-file", "inner-space", "refused-by-hubspot"],
+)
+def test_a_bad_token_is_never_printed_or_stored_and_every_run_row_is_closed(
+    pipeline, tmp_path, monkeypatch, capfd, token
+):
+    tmp, *_ = pipeline
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    state = tmp_path / "state.duckdb"  # fresh: everyone is to be sent, so the token is used
+    for name, value in {
+        "DAGSTER_HOME": str(home),
+        "HUBSPOT_ACCESS_TOKEN": token,
+        "RECUR_STATE": str(state),
+    }.items():
+        monkeypatch.setenv(name, value)
+    from orchestration.cli import main
+
+    assert main(["sync", "--select", NEW_CUSTOMERS]) == 1
+    printed = capfd.readouterr()
+    assert "HUBSPOT_ACCESS_TOKEN" in printed.out + printed.err  # the error names the setting
+    stored = [p for p in home.rglob("*") if p.is_file()]
+    stored += [p for p in tmp_path.glob("state.duckdb*")] + [tmp / "warehouse.duckdb"]
+    assert len(stored) > 3
+    for path in stored:
+        assert TOKEN.encode() not in path.read_bytes(), path
+    assert TOKEN not in printed.out + printed.err
+    with StateStore(state) as store:
+        runs = store.runs()
+    assert len(runs) == 1 and runs["status"].tolist() == ["failed"]
+    assert runs["duration_seconds"].notna().all()
+
+
+def test_recur_sync_while_the_warehouse_is_locked_says_nothing_ran_and_marks_stale_rows(
+    pipeline, capsys
+):
+    import subprocess
+    import sys
+
+    tmp, *_ = pipeline
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(300)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp / "warehouse.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"  # as `recur run` holds it while dbt runs
+        from orchestration.cli import main
+
+        code = main(["sync", "--select", NEW_CUSTOMERS])
+    finally:
+        holder.kill()
+        holder.wait()
+    printed = capsys.readouterr()
+    assert code == 1
+    (why,) = [line for line in printed.err.splitlines() if line.startswith("recur sync: no")]
+    assert why.startswith("recur sync: no sync ran:") and "Could not set lock" in why
+    (row,) = [line for line in printed.out.splitlines() if line.startswith("aud_new_customers_to")]
+    assert row.split()[1] == "stale" and "not run now" in printed.out
