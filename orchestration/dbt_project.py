@@ -37,6 +37,14 @@ def _stale(project: DbtProject) -> bool:
     return any(p.stat().st_mtime > built for p in sources)
 
 
+def dbt_executable() -> str:
+    """What Dagster runs as dbt: `recur-dbt` (orchestration/child_process.py, installed with
+    Recur beside this interpreter), which makes dbt end with the step that started it; plain
+    dbt when Recur was not installed as a package (a source checkout run in place)."""
+    wrapper = Path(sys.executable).parent / "recur-dbt"
+    return str(wrapper if wrapper.exists() else Path(sys.executable).parent / "dbt")
+
+
 def prepare() -> None:
     """Write the manifest if it is missing or out of date."""
     if _stale(dbt_project):

@@ -18,6 +18,7 @@ from dagster_shared.error import SerializableErrorInfo
 
 from orchestration import environment
 from orchestration.defs.ingest.partitions import register_present_days
+from orchestration.stale_runs import PID_TAG, close_stale_runs
 from sources.layout import check_exports_folder
 from syncs.secrets import scrub
 
@@ -39,6 +40,9 @@ def instance() -> dg.DagsterInstance:
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
+
+
+REPORTS = "reports"  # the asset group run last, on its own
 
 
 def upstream_gates(defs: dg.Definitions, keys: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
@@ -72,6 +76,8 @@ def run(
     exports = environment.exports_path()
     check_exports_folder(exports)
     inst = dagster_instance or instance()
+    for run_id in close_stale_runs(inst):
+        echo(f"run {run_id} was left unfinished by a killed recur process: marked failed")
     register_present_days(inst, exports)
 
     graph = defs.resolve_asset_graph()
@@ -90,25 +96,34 @@ def run(
 
     report = RunReport()
     # One run per partitions definition covering all of its days (the ingest assets load a whole
-    # range in one step), then one run for the unpartitioned assets downstream.
+    # range in one step), then one run for the unpartitioned assets downstream, then the report
+    # alone: it shows what happened, held syncs and failed checks included, so nothing may skip it
+    # (in the run before, a failed blocking check on an LTV model would skip whatever reads it).
+    reports = {k for k in by_partitions.get(None, set()) if graph.get(k).group_name == REPORTS}
     plan: list[tuple[str | None, list[str]]] = [
-        (name, inst.get_dynamic_partitions(name)) for name in sorted(n for n in by_partitions if n)
+        (name, inst.get_dynamic_partitions(name))
+        for name in sorted(n for n in by_partitions if n and n != REPORTS)
     ]
     plan = [(name, keys) for name, keys in plan if keys]
-    if None in by_partitions:
+    if by_partitions.get(None, set()) - reports:
+        by_partitions[None] -= reports
         plan.append((None, []))
+    if reports:
+        by_partitions[REPORTS] = reports
+        plan.append((REPORTS, []))
     for done, (name, keys) in enumerate(plan, start=1):
-        tags = {}
+        tags = {PID_TAG: str(os.getpid())}
         if keys:
-            tags = {
+            tags |= {
                 "dagster/asset_partition_range_start": keys[0],
                 "dagster/asset_partition_range_end": keys[-1],
             }
         started = time.perf_counter()
+        gates = [] if name == REPORTS else upstream_gates(defs, by_partitions[name])
         result = dg.materialize(
             assets,
             selection=dg.AssetSelection.assets(*by_partitions[name])
-            | dg.AssetSelection.checks(*upstream_gates(defs, by_partitions[name])),
+            | dg.AssetSelection.checks(*gates),
             instance=inst,
             resources=resources,
             tags=tags,
@@ -116,7 +131,11 @@ def run(
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         seconds = time.perf_counter() - started
-        label = f"{name} ({len(keys)} days, {keys[0]} to {keys[-1]})" if keys else "unpartitioned"
+        label = (
+            f"{name} ({len(keys)} days, {keys[0]} to {keys[-1]})"
+            if keys
+            else name or "unpartitioned"
+        )
         report.runs.append((label, result.success, seconds))
         status = "ok" if result.success else "FAILED"
         echo(f"[{done}/{len(plan)}] {label}: {status} ({seconds:.1f} s)")

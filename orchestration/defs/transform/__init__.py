@@ -5,10 +5,11 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt_project import dbt_project
+from orchestration.dbt_project import dbt_executable, dbt_project
 from orchestration.defs.transform.assets import recur_dbt_models
 
 defs = dg.Definitions(
     assets=[recur_dbt_models],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    # dbt through `recur-dbt`, which ends dbt when the step's process dies (child_process.py)
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
 )
