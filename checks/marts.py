@@ -240,7 +240,8 @@ def ltv_predictions_suite(t: Thresholds) -> Suite:
 
 def churn_scores_suite(t: Thresholds) -> Suite:
     """Every churn score is a probability (blocking: it goes to HubSpot). Customers of a
-    not-estimable LTV model have no score yet (churn_risk.model_status) and are not checked."""
+    not-estimable LTV model, or of a fit that did not converge, have no score (churn_risk.
+    model_status) and are not checked here (ltv_fit_converged fails for the latter)."""
     return Suite(
         name="churn_scores_in_range",
         asset=("analytics", "churn_risk"),
@@ -249,7 +250,7 @@ def churn_scores_suite(t: Thresholds) -> Suite:
         "of a not-estimable LTV model have none).",
         query="""
             select user_id, churn_score, churn_band from analytics.churn_risk
-            where model_status is distinct from 'not_estimable'
+            where model_status = 'fitted'
             order by user_id
         """,
         expectations=lambda frame: [

@@ -66,7 +66,9 @@ def _empty() -> pd.DataFrame:
 def _no_predictions(con: duckdb.DuckDBPyConnection, customers: int) -> str:
     if customers == 0:
         return "no customers yet (no purchase recorded)"
-    return ltv_status.not_estimable_reason(con) or "no prediction"
+    return (
+        ltv_status.not_estimable_reason(con) or ltv_status.withheld_reason(con) or "no prediction"
+    )
 
 
 def predicted_ltv(con: duckdb.DuckDBPyConnection) -> Histogram:

@@ -29,6 +29,19 @@ def not_estimable_reason(con: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else (row[0] or "no reason recorded")
 
 
+def withheld_reason(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why customer_ltv holds no predictions (not estimable, or a fit that did not converge), or
+    None when it has them (or is not built)."""
+    try:
+        row = con.execute(
+            """select model_status_reason from analytics.customer_ltv
+               where model_status <> 'fitted' limit 1"""
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else (row[0] or "no reason recorded")
+
+
 def fit_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Sentences on a fitted model that must not drive audiences (a fit that did not converge,
     predictions that are not finite) or that predicts with its deliberate fallback; [] when

@@ -61,6 +61,7 @@ def test_the_run_succeeds_and_warns_only_about_the_seeds_generator_names(ecom_ru
     assert [label for label, _, _ in report.runs] == [
         "mixpanel_days (177 days, 2024-01-04 to 2024-06-29)",
         "unpartitioned",
+        "reports",
     ]
     assert len(files) == frame["timestamp"].dt.date.nunique() == 177
     # every configured name matched an event; what is left are the seed event_weights' names

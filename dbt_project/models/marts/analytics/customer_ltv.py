@@ -12,7 +12,10 @@ Each row says which methods produced it: purchase_method bgnbd, or nbd_limit whe
 ran to its no-dropout boundary (ltv_model_params.fit_status no_dropout_limit: the data show no
 dropout, and BG/NBD is then the NBD model); spend_method gamma_gamma, or observed_mean with too
 few repeat buyers for Gamma-Gamma. A prediction that is not finite is kept as it is, and the
-blocking check ltv_predictions_finite stops the syncs that use LTV.
+blocking check ltv_predictions_finite stops the syncs that use LTV. A fit that did not converge
+(ltv_model_params.fit_status not_converged, e.g. a and b running off to infinity on a few weeks of
+data) gives no predictions at all: model_status not_converged with the fit's numbers as the reason,
+and the blocking check ltv_fit_converged holds back the syncs that use LTV.
 
 When ltv_model_params is not estimable yet (no repeat buyer, no customer), every customer is
 still here with their history, model_status 'not_estimable' and its reason, and null
@@ -55,22 +58,42 @@ def _history(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _not_estimable(summary: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
-    """Every customer's history, no predictions, and the status and reason of the model."""
-    status = params.iloc[0]
+def _without_predictions(
+    summary: pd.DataFrame, time_unit: str, status: str, reason: str
+) -> pd.DataFrame:
+    """Every customer's history, no predictions, and why (``status`` and ``reason``)."""
     frame = _history(summary)
     for column, dtype in PREDICTIONS.items():
         frame[column] = pd.Series(float("nan"), index=frame.index, dtype=dtype)
-    frame["time_unit"] = pd.Series(status["time_unit"], index=frame.index, dtype="string")
+    frame["time_unit"] = pd.Series(time_unit, index=frame.index, dtype="string")
     frame["calibration_end"] = pd.to_datetime(summary["calibration_end"]).astype("datetime64[us]")
     frame["ltv_tier"] = pd.Series(None, index=frame.index, dtype="string")
     for column in ("purchase_method", "spend_method"):
         frame[column] = pd.Series(None, index=frame.index, dtype="string")
-    frame["model_status"] = pd.Series(status["model_status"], index=frame.index, dtype="string")
-    frame["model_status_reason"] = pd.Series(
-        status["model_status_reason"], index=frame.index, dtype="string"
-    )
+    frame["model_status"] = pd.Series(status, index=frame.index, dtype="string")
+    frame["model_status_reason"] = pd.Series(reason, index=frame.index, dtype="string")
     return frame
+
+
+NOT_CONVERGED = "not_converged"
+
+
+def not_converged_reason(params: pd.DataFrame) -> str | None:
+    """Why the fitted models must not predict (a fit that did not converge), with the numbers;
+    None when every fit converged or reached the no-dropout limit."""
+    failed = params[params["fit_status"] == NOT_CONVERGED]
+    if failed.empty:
+        return None
+    fits = []
+    for model, rows in failed.groupby("model", sort=True):
+        values = ", ".join(f"{p} = {v:.4g}" for p, v in zip(rows["parameter"], rows["value"]))
+        fits.append(f"{model} ({values}; {int(rows['customers'].iloc[0])} customers)")
+    return (
+        "the maximum-likelihood fit did not converge: "
+        + "; ".join(fits)
+        + ". Predictions are withheld and the syncs that use them are held back (check "
+        "ltv_fit_converged); more history usually lets the fit converge"
+    )
 
 
 class ObservedMean:
@@ -106,7 +129,13 @@ def model(dbt, session):
     )
     params = dbt.ref("ltv_model_params").df()
     if (params["model_status"] != "fitted").any():
-        return _not_estimable(summary, params)
+        status = params.iloc[0]
+        return _without_predictions(
+            summary, status["time_unit"], status["model_status"], status["model_status_reason"]
+        )
+    reason = not_converged_reason(params)
+    if reason is not None:
+        return _without_predictions(summary, "days", NOT_CONVERGED, reason)
     bgnbd = _model(params, "bgnbd")
     purchases = clv.BGNBD(**bgnbd["params"], time_unit=bgnbd["time_unit"])
     # At the no-dropout boundary (ltv_model_params.fit_status no_dropout_limit) BG/NBD is the
