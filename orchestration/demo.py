@@ -11,7 +11,7 @@ import time
 
 from orchestration import environment
 from orchestration.progress import progress_bar
-from reports.ltv_status import not_estimable_reason, warning_text
+from reports.ltv_status import fit_problems, not_estimable_reason, warning_text
 from sources.warehouse import connect
 
 
@@ -90,10 +90,11 @@ def analytics_summary(warehouse) -> str:
             "select count(*), sum(historical_ltv), sum(predicted_ltv_12m) from analytics.customer_ltv"
         ).fetchone()
         churn = con.execute(
-            "select coalesce(churn_band, 'none (not estimable)'), count(*) "
+            "select coalesce(churn_band, 'none (' || model_status || ')'), count(*) "
             "from analytics.churn_risk group by 1 order by 1"
         ).fetchall()
         reason = not_estimable_reason(con)
+        problems = fit_problems(con)
     out = ["retention (pooled over cohorts; on / on or after; people observable):"]
     out += [f"  day {p:>2}: {on:6.1%} / {after:6.1%}  (n={n:,})" for p, on, after, n in retention]
     out.append("RFM segments: " + ", ".join(f"{name} {n:,}" for name, n in segments))
@@ -103,9 +104,9 @@ def analytics_summary(warehouse) -> str:
         detail = f", per {unit[:-1]}" if unit else ""
         fit = f"; log-likelihood {ll}, {customers:,} customers" if ll is not None else ""
         out.append(f"LTV model {model}: {values}{detail}{fit}")
-    if reason:
-        out.append(f"warning: {warning_text(reason)}")
-    predicted = "not estimable yet" if ltv[2] is None else f"{ltv[2]:,.2f}"
+    warnings = [warning_text(reason)] if reason else problems
+    out += [f"warning: {text}" for text in warnings]
+    predicted = "withheld (see the warning)" if ltv[2] is None else f"{ltv[2]:,.2f}"
     out.append(
         f"customer LTV: {ltv[0]:,} customers, historical {ltv[1] or 0:,.2f}, "
         f"predicted next 12 months {predicted}"
