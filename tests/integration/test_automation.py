@@ -306,7 +306,11 @@ def test_a_sync_runs_after_its_audience_materializes_unless_a_blocking_check_fai
     sync = dg.AssetKey(["syncs", "aud_champions_to_hubspot"])
     only_sync = dg.AssetSelection.keys(sync)
     instance = dg.DagsterInstance.ephemeral()
-    _materialized(instance, graph, {audience, sync})
+    # the champions sync sends predicted LTV, so it also reads the LTV models (checks/ltv_usage)
+    ltv = {
+        dg.AssetKey(["analytics", n]) for n in ("ltv_model_params", "customer_ltv", "churn_risk")
+    }
+    _materialized(instance, graph, {audience, sync} | ltv)
     cursor = dg.evaluate_automation_conditions(defs, instance, asset_selection=only_sync).cursor
 
     _materialized(instance, graph, {audience})
@@ -320,6 +324,19 @@ def test_a_sync_runs_after_its_audience_materializes_unless_a_blocking_check_fai
         defs, instance, asset_selection=only_sync, cursor=result.cursor
     )
     assert result.get_num_requested(sync) == 0
+
+    # a failed LTV check (a fit that did not converge) holds the champions sync, which sends a
+    # prediction, and not the new-customers sync, which does not
+    new_audience = dg.AssetKey(["audiences", "aud_new_customers"])
+    new_sync = dg.AssetKey(["syncs", "aud_new_customers_to_hubspot"])
+    both = dg.AssetSelection.keys(sync, new_sync)
+    _materialized(instance, graph, {new_audience, new_sync})
+    cursor = dg.evaluate_automation_conditions(defs, instance, asset_selection=both).cursor
+    _materialized(instance, graph, {audience, new_audience})
+    _materialized(instance, graph, ltv, passed=False)
+    result = dg.evaluate_automation_conditions(defs, instance, asset_selection=both, cursor=cursor)
+    assert result.get_num_requested(sync) == 0
+    assert result.get_num_requested(new_sync) == 1
 
 
 # --- run-failure alerts ----------------------------------------------------------------------
