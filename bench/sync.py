@@ -1,13 +1,21 @@
-"""Sync benchmark: 100k contacts to the sandbox HubSpot at its 190 requests / 10 s limit.
+"""Sync benchmark: contacts to the sandbox HubSpot at its 190 requests / 10 s limit, answered at
+once and answered after a HubSpot-like latency.
 
-    python -m bench.sync [--contacts 100000]
+    python -m bench.sync [--contacts 20000] [--concurrency N]
 
 The sandbox runs in its own process (as HubSpot runs on its own servers), with HubSpot's
 Professional burst limit of 190 requests per rolling 10 s. The sync is the engine with the
 real hubspot-api-client: one ``batch/upsert`` per 100 contacts, no list (a list adds one
-membership call per 100). Reported: contacts per second against the limit's ceiling (100 inputs
-x 19 requests/s = 1,900 contacts/s), the 429s received, and a re-run with nothing changed
-(time and requests). Prints one JSON line last.
+membership call per 100). Two cases, each against a fresh sandbox:
+
+* ``no delay``: the sandbox answers as fast as it can (a few ms on localhost);
+* ``latency``: every answer is delayed by a lognormal draw with a 0.4 s median and a 1.5 s
+  99th percentile (seed 0), about what HubSpot's batch endpoints take from Europe.
+
+Reported per case: contacts per second against the limit's ceiling (100 inputs x 19
+requests/s = 1,900 contacts/s), the 429s received, the most requests the sandbox saw at once,
+and a re-run with nothing changed (time and requests). Prints one JSON line last: a list of
+the cases.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ from pathlib import Path
 import duckdb
 
 from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
-from syncs.engine import run_sync
+from syncs.engine import CONCURRENCY, run_sync
 from syncs.pacing import RateLimiter
 from syncs.spec import SyncSpec
 from syncs.state import StateStore
 
 TOKEN = "sandbox-hubspot-token"
 CEILING = 1_900  # contacts/s: 190 requests per 10 s x 100 inputs
+#: (name, latency as MEDIAN:P99 seconds or "" for none)
+CASES = (("no delay", ""), ("latency", "0.4:1.5"))
 SPEC = SyncSpec(
     "aud_bench",
     "hubspot",
@@ -42,13 +52,17 @@ SPEC = SyncSpec(
     ),
 )
 
+# The sandbox process prints its URL, then the most requests it had open at once whenever a
+# line arrives on its stdin.
 SERVE = """
-import sys, threading
+import sys
 from sandbox.servers.hubspot import HubSpotServer
-server = HubSpotServer(sys.argv[1])
+from sandbox.servers.latency import Latency
+server = HubSpotServer(sys.argv[1], latency=Latency.parse(sys.argv[2]) if sys.argv[2] else None)
 server.start("127.0.0.1", 0)
 print(server.url, flush=True)
-threading.Event().wait()
+for _ in sys.stdin:
+    print(server.max_in_flight, flush=True)
 """
 
 
@@ -66,40 +80,44 @@ def audience(path: Path, contacts: int) -> None:
     con.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.sync")
-    parser.add_argument("--contacts", type=int, default=100_000)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        audience(tmp / "warehouse.duckdb", args.contacts)
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(tmp / "hubspot.sqlite")],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            url = server.stdout.readline().strip()
-            settings = HubSpotSettings(access_token=TOKEN, base_url=url)
-            limiter = RateLimiter(190, 10.0, headroom=settings.headroom)
-            con = duckdb.connect(str(tmp / "warehouse.duckdb"), read_only=True)
-            with StateStore(tmp / "state.duckdb") as state:
-                runs = []
-                for _ in range(2):
-                    started = time.perf_counter()
-                    result = run_sync(
-                        SPEC,
-                        warehouse=con,
-                        state=state,
-                        destination=lambda: HubSpotDestination(settings, limiter=limiter),
-                    )
-                    runs.append((time.perf_counter() - started, result))
-        finally:
-            server.kill()
+def run_case(tmp: Path, name: str, latency: str, concurrency: int) -> dict:
+    """One sync of the whole audience to a fresh sandbox, then a re-run with nothing changed."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(tmp / f"hubspot-{name}.sqlite"), latency],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()
+        settings = HubSpotSettings(access_token=TOKEN, base_url=url)
+        limiter = RateLimiter(190, 10.0, headroom=settings.headroom)
+        con = duckdb.connect(str(tmp / "warehouse.duckdb"), read_only=True)
+        with StateStore(tmp / f"state-{name}.duckdb") as state:
+            runs = []
+            for _ in range(2):
+                started = time.perf_counter()
+                result = run_sync(
+                    SPEC,
+                    warehouse=con,
+                    state=state,
+                    destination=lambda: HubSpotDestination(settings, limiter=limiter),
+                    concurrency=concurrency,
+                )
+                runs.append((time.perf_counter() - started, result))
+        con.close()
+        server.stdin.write("\n")
+        server.stdin.flush()
+        max_in_flight = int(server.stdout.readline())
+    finally:
+        server.kill()
     (first_s, first), (rerun_s, rerun) = runs
     rate = first.counts["delivered"] / first_s
-    report = {
-        "contacts": args.contacts,
+    return {
+        "case": name,
+        "latency": latency or "none",
+        "concurrency": concurrency,
+        "contacts": first.counts["audience_rows"],
         "seconds": round(first_s, 1),
         "contacts_per_s": round(rate),
         "share_of_ceiling": round(rate / CEILING, 3),
@@ -107,10 +125,29 @@ def main() -> int:
         "throttled_429": first.counts["throttled"],
         "retries": first.counts["retries"],
         "delivered": first.counts["delivered"],
+        "max_in_flight": max_in_flight,
         "rerun_seconds": round(rerun_s, 2),
         "rerun_requests": rerun.counts["requests"],
         "rerun_status": rerun.status,
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.sync")
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="batches in flight at once"
+    )
+    parser.add_argument("--cases", nargs="*", default=[n for n, _ in CASES])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        audience(tmp / "warehouse.duckdb", args.contacts)
+        report = [
+            run_case(tmp, name, latency, args.concurrency)
+            for name, latency in CASES
+            if name in args.cases
+        ]
     print(json.dumps(report))
     return 0
 

@@ -18,7 +18,8 @@ import duckdb
 from reports.cohorts import GRAINS
 from sources.errors import SettingError
 from sources.settings import IngestSettings, parse_date
-from syncs.settings import seconds_from_env
+from syncs.engine import CONCURRENCY, MOST_CONCURRENCY
+from syncs.settings import count_from_env, seconds_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,6 +153,12 @@ def sync_max_wait() -> float:
     destination that does not answer (time-outs, 5xx and the pauses after them) before it
     gives up; the rows stay dirty for the next run."""
     return seconds_from_env("RECUR_SYNC_MAX_WAIT_SECONDS", 120.0)
+
+
+def sync_concurrency() -> int:
+    """``RECUR_SYNC_CONCURRENCY`` (default 8, at most 32): how many batches one sync keeps in
+    flight at once, for destinations that take several (HubSpot)."""
+    return count_from_env("RECUR_SYNC_CONCURRENCY", CONCURRENCY, MOST_CONCURRENCY)
 
 
 def audience_files_path() -> Path:

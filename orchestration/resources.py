@@ -105,5 +105,6 @@ class SyncResource(dg.ConfigurableResource):
             files_dir=Path(self.files_dir),
             dry_run=dry_run,
             policy=RetryPolicy(max_wait=environment.sync_max_wait()),
+            concurrency=environment.sync_concurrency(),
             progress=None if dry_run else progress_bar(f"syncing {spec.name}", unit="row"),
         )

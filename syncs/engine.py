@@ -7,7 +7,11 @@ The rules (reference/hubspot.md §10):
   destination's wait; a batch refused as a whole is split in halves until only the bad rows
   fail; every row's outcome is recorded;
 * state moves only for rows the destination confirmed, batch by batch, so a crash re-sends at
-  most the batch in flight and refused rows are tried again next run with their reason kept;
+  most the batches in flight and refused rows are tried again next run with their reason kept;
+* up to ``concurrency`` batches are in flight at once when the destination allows it
+  (:attr:`~syncs.destinations.base.Capabilities.concurrent`); their answers are committed by
+  the calling thread (:mod:`syncs.inflight`), list additions go out after the writes they need
+  are confirmed, and leavers only once every write and list addition has answered;
 * ``mirror`` deletes only records this sync created.
 
 Example (an in-memory destination)::
@@ -19,6 +23,7 @@ Example (an in-memory destination)::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +44,19 @@ from syncs.errors import (
     SyncConfigError,
     SyncError,
 )
+from syncs.inflight import InFlight
 from syncs.secrets import scrub
 from syncs.spec import SyncSpec
 from syncs.state import RUN_COUNTS, Delivered, Refused, StateStore
 
 log = logging.getLogger(__name__)
+
+#: Batches in flight at once (``RECUR_SYNC_CONCURRENCY``). HubSpot allows 19 requests/s; with
+#: answers taking 0.4 s (1.5 s for 1 in 100), 8 keep the rate limit busy (measured:
+#: docs/benchmarks.md, sync section).
+CONCURRENCY = 8
+#: The most batches in flight a setting may ask for (the HubSpot client pools 32 connections).
+MOST_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
@@ -149,7 +162,10 @@ class _Run:
         self.progress: Callable[[int, int], None] | None = None
         self.done = 0
         self.total = 0
-        self.waited = 0.0  # seconds of failed attempts and pauses, bounded by policy.max_wait
+        # Seconds of failed attempts and pauses per sending thread, each bounded by
+        # policy.max_wait: batches in flight together wait together, not one after another.
+        self._waited: dict[int, float] = {}
+        self._lock = threading.Lock()
 
     def advance(self, rows: int) -> None:
         """Count rows whose batch was answered, for the caller's progress bar."""
@@ -178,6 +194,12 @@ class _Run:
             for row in rows
         ]
 
+    def _wait_counted(self, seconds: float) -> float:
+        """Add ``seconds`` to this thread's failed attempts and pauses; returns its total."""
+        me = threading.get_ident()
+        self._waited[me] = self._waited.get(me, 0.0) + seconds
+        return self._waited[me]
+
     def _retrying(self, fn, rows):
         for attempt in range(1, self.policy.max_attempts + 1):
             tried_at = time.perf_counter()
@@ -187,13 +209,12 @@ class _Run:
                 delay = self.policy.delay(attempt, exc.wait)
                 # Throttling (429, 423) is pacing, not an outage: only silence and 5xx count.
                 unavailable = exc.status is None or exc.status >= 500
-                if unavailable:
-                    self.waited += time.perf_counter() - tried_at
-                out_of_time = unavailable and self.waited + delay > self.policy.max_wait
+                waited = self._wait_counted(time.perf_counter() - tried_at if unavailable else 0.0)
+                out_of_time = unavailable and waited + delay > self.policy.max_wait
                 if attempt == self.policy.max_attempts or out_of_time:
                     given_up = RetriesExhausted(
                         f"{self.dest.name}: {exc} (gave up after {attempt} attempts and "
-                        f"{self.waited:.1f} s of failed attempts and pauses, at most "
+                        f"{waited:.1f} s of failed attempts and pauses, at most "
                         f"{self.policy.max_wait:g} s: RECUR_SYNC_MAX_WAIT_SECONDS; the rows stay "
                         "dirty and are sent again next run)",
                         exc.status,
@@ -201,8 +222,9 @@ class _Run:
                     if exc.status is None:  # no answer at all: the destination looks down
                         OUTAGES.record(self.dest.endpoint, str(given_up))
                     raise given_up from exc
-                self.retries += 1
-                self.waited += delay if unavailable else 0.0
+                with self._lock:
+                    self.retries += 1
+                self._wait_counted(delay if unavailable else 0.0)
                 log.info("%s: %s; retrying in %.1f s", self.spec.name, scrub(str(exc)), delay)
                 self.sleep(delay)
         raise AssertionError("unreachable")
@@ -218,53 +240,75 @@ class _Run:
 
     # -- the steps ------------------------------------------------------------------------------
 
-    def write(self, audience: Audience, writes: pd.DataFrame, create: bool, list_after: bool):
-        """Write changed rows batch by batch; list the confirmed ones right after each batch."""
+    def write(
+        self,
+        flight: InFlight,
+        audience: Audience,
+        writes: pd.DataFrame,
+        create: bool,
+        list_after: bool,
+    ) -> None:
+        """Write changed rows batch by batch; list the confirmed ones once their batch answered."""
         names = [f.name for f in audience.fields]
         size = self.dest.capabilities.batch_size
         for start in range(0, len(writes), size):
-            chunk = writes.iloc[start : start + size]
+            records = writes.iloc[start : start + size].to_dict("records")
             rows = [
                 Row(
                     key=rec["key"],
                     values={name: rec[f"v{i}"] for i, name in enumerate(names)},
                     record_id=rec["record_id"] if isinstance(rec["record_id"], str) else None,
                 )
-                for rec in chunk.to_dict("records")
+                for rec in records
             ]
-            meta = {rec["key"]: rec for rec in chunk.to_dict("records")}
-            results = self.call(
-                lambda batch: self.dest.write(self.spec, batch, create=create), rows, "write"
+            flight.submit(
+                lambda rows=rows: self.call(
+                    lambda batch: self.dest.write(self.spec, batch, create=create), rows, "write"
+                ),
+                lambda results, rows=rows, records=records: self._written(
+                    flight, rows, records, results, list_after
+                ),
             )
-            sent = {row.key: row for row in rows}
-            ok = [r for r in results if r.ok]
-            self.state.commit_delivered(
-                self.run_id,
-                self.spec.name,
-                [
-                    Delivered(
-                        key=r.key,
-                        fingerprint=meta[r.key]["fingerprint"],
-                        values=dict(sent[r.key].values),
-                        record_id=r.record_id,
-                        created=r.created,
-                        operation=meta[r.key]["operation"],
-                    )
-                    for r in ok
-                ],
-            )
-            self.delivered += len(ok)
-            self.refuse(results, "add_or_change")
-            self.advance(len(rows))
-            if list_after:
-                to_list = [
-                    Row(r.key, {}, r.record_id or sent[r.key].record_id)
-                    for r in ok
-                    if meta[r.key]["needs_list"]
-                ]
-                self.list_add(to_list)
 
-    def list_add(self, rows: Sequence[Row]) -> None:
+    def _written(
+        self,
+        flight: InFlight,
+        rows: Sequence[Row],
+        records: Sequence[dict[str, Any]],
+        results: Sequence[RowResult],
+        list_after: bool,
+    ) -> None:
+        """Commit one answered write batch, then send its confirmed rows to the list."""
+        sent = {row.key: row for row in rows}
+        meta = {rec["key"]: rec for rec in records}
+        ok = [r for r in results if r.ok]
+        self.state.commit_delivered(
+            self.run_id,
+            self.spec.name,
+            [
+                Delivered(
+                    key=r.key,
+                    fingerprint=meta[r.key]["fingerprint"],
+                    values=dict(sent[r.key].values),
+                    record_id=r.record_id,
+                    created=r.created,
+                    operation=meta[r.key]["operation"],
+                )
+                for r in ok
+            ],
+        )
+        self.delivered += len(ok)
+        self.refuse(results, "add_or_change")
+        self.advance(len(rows))
+        if list_after:
+            to_list = [
+                Row(r.key, {}, r.record_id or sent[r.key].record_id)
+                for r in ok
+                if meta[r.key]["needs_list"]
+            ]
+            self.list_add(flight, to_list)
+
+    def list_add(self, flight: InFlight, rows: Sequence[Row]) -> None:
         missing_id = [row for row in rows if not row.record_id]
         if missing_id:
             self.state.forget_records(self.spec.name, [row.key for row in missing_id])
@@ -272,17 +316,22 @@ class _Run:
         size = self.dest.capabilities.batch_size
         for start in range(0, len(rows), size):
             batch = rows[start : start + size]
-            results = self.call(lambda b: self.dest.list_add(self.spec, b), batch, "list_add")
-            ok = [r.key for r in results if r.ok]
-            self.state.commit_listed(
-                self.run_id, self.spec.name, ok, listed=True, operation="list_add"
+            flight.submit(
+                lambda batch=batch: self.call(
+                    lambda b: self.dest.list_add(self.spec, b), batch, "list_add"
+                ),
+                self._listed,
             )
-            lost = [r.key for r in results if not r.ok and r.category == "OBJECT_NOT_FOUND"]
-            # A record deleted in the destination by hand: write it again next run.
-            self.state.forget_records(self.spec.name, lost)
-            self.refuse(results, "list_add")
 
-    def exit(self, exits: pd.DataFrame) -> None:
+    def _listed(self, results: Sequence[RowResult]) -> None:
+        ok = [r.key for r in results if r.ok]
+        self.state.commit_listed(self.run_id, self.spec.name, ok, listed=True, operation="list_add")
+        lost = [r.key for r in results if not r.ok and r.category == "OBJECT_NOT_FOUND"]
+        # A record deleted in the destination by hand: write it again next run.
+        self.state.forget_records(self.spec.name, lost)
+        self.refuse(results, "list_add")
+
+    def exit(self, flight: InFlight, exits: pd.DataFrame) -> None:
         """Members who left: take them off the list, delete what mirror created, record it."""
         size = self.dest.capabilities.batch_size
         records = exits.to_dict("records")
@@ -298,15 +347,21 @@ class _Run:
         ):
             for start in range(0, len(rows), size):
                 batch = rows[start : start + size]
-                results = self.call(lambda b, call=call: call(self.spec, b), batch, op)
-                ok = [r.key for r in results if r.ok]
-                self.state.commit_exited(
-                    self.run_id, self.spec.name, ok, deleted=deleted, operation=op
+                flight.submit(
+                    lambda batch=batch, call=call, op=op: self.call(
+                        lambda b: call(self.spec, b), batch, op
+                    ),
+                    lambda results, deleted=deleted, op=op: self._exited(results, deleted, op),
                 )
-                self.refuse(results, op)
+        flight.drain()
         self.state.commit_exited(
             self.run_id, self.spec.name, nothing, deleted=False, operation="exit"
         )
+
+    def _exited(self, results: Sequence[RowResult], deleted: bool, op: str) -> None:
+        ok = [r.key for r in results if r.ok]
+        self.state.commit_exited(self.run_id, self.spec.name, ok, deleted=deleted, operation=op)
+        self.refuse(results, op)
 
     def snapshot(self, audience: Audience, p: Plan) -> None:
         """Snapshot destinations: write every valid member, then confirm them all at once."""
@@ -346,13 +401,15 @@ def run_sync(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int], None] | None = None,
+    concurrency: int = CONCURRENCY,
 ) -> RunResult:
     """Sync ``spec``'s audience (read through ``warehouse``) to ``destination``.
 
     ``destination`` may be a factory, called only when there is something to send, so dry runs
     and runs with nothing changed need no credentials and make no requests. Raises
     :class:`~syncs.errors.FatalError` (after recording the run) when the destination stops the
-    run; rows refused one by one are not an error (status ``partial``).
+    run; rows refused one by one are not an error (status ``partial``). ``concurrency`` bounds
+    the batches in flight at once (1 for a destination that is not ``concurrent``).
 
     Whatever stops a run (an error, a crash, Ctrl-C) closes its row in ``runs`` as ``failed``
     with the error, and no error leaves here, or is recorded, with a secret in it
@@ -375,7 +432,17 @@ def run_sync(
 
     try:
         return _execute(
-            spec, warehouse, state, destination, dry_run, policy, sleep, progress, result, finish
+            spec,
+            warehouse,
+            state,
+            destination,
+            dry_run,
+            policy,
+            sleep,
+            progress,
+            concurrency,
+            result,
+            finish,
         )
     except BaseException as exc:
         if result.status == "running":
@@ -412,6 +479,7 @@ def _execute(
     policy: RetryPolicy | None,
     sleep: Callable[[float], None],
     progress: Callable[[int, int], None] | None,
+    concurrency: int,
     result: RunResult,
     finish: Callable[..., RunResult],
 ) -> RunResult:
@@ -453,18 +521,23 @@ def _execute(
         if caps.snapshot:
             run.snapshot(audience, the_plan)
         else:
-            run.write(audience, the_plan.writes, spec.mode != "update", has_list)
-            if has_list:
-                run.list_add(
-                    [
-                        Row(k, {}, rid)
-                        for k, rid in zip(
-                            the_plan.list_only["key"], the_plan.list_only["record_id"], strict=True
-                        )
-                    ]
-                )
-            state.commit_entered(run_id, spec.name, the_plan.enters)
-            run.exit(the_plan.exits)
+            with InFlight(concurrency if caps.concurrent else 1) as flight:
+                run.write(flight, audience, the_plan.writes, spec.mode != "update", has_list)
+                if has_list:
+                    run.list_add(
+                        flight,
+                        [
+                            Row(k, {}, rid)
+                            for k, rid in zip(
+                                the_plan.list_only["key"],
+                                the_plan.list_only["record_id"],
+                                strict=True,
+                            )
+                        ],
+                    )
+                flight.drain()  # leavers go only once every write and list addition answered
+                state.commit_entered(run_id, spec.name, the_plan.enters)
+                run.exit(flight, the_plan.exits)
     except BaseException as exc:
         finish("failed", _counts(counts, run, dest, len(invalid)), describe(exc))
         raise

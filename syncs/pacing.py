@@ -6,6 +6,10 @@ apps) and says so on every answer: ``X-HubSpot-RateLimit-Max``, ``-Remaining`` a
 learns the window from those headers, and waits before a request that would exceed it. When the
 destination reports fewer requests left than our own count says (another app shares the
 budget), it waits for our oldest request to leave the window.
+
+One limiter is the single budget of every thread sending to the same account: a sync with
+several batches in flight shares it between its workers, and a thread waiting for room does not
+hold the lock, so answers arriving meanwhile re-stamp their requests before it looks again.
 """
 
 from __future__ import annotations
@@ -49,14 +53,19 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
-        self.last_wait = 0.0
+        self._local = threading.local()
+
+    @property
+    def last_wait(self) -> float:
+        """Seconds this thread's latest :meth:`acquire` waited."""
+        return getattr(self._local, "last_wait", 0.0)
 
     def acquire(self) -> float:
         """Wait until one more request fits the window and record it; returns the time it was
         recorded at (pass it to :meth:`answered`). The seconds waited are in ``last_wait``."""
         waited = 0.0
-        with self._lock:
-            while True:
+        while True:
+            with self._lock:
                 now = self._clock()
                 while self._sent and now - self._sent[0] >= self.interval:
                     self._sent.popleft()
@@ -65,10 +74,10 @@ class RateLimiter:
                     wait = max(wait, self._sent[0] + self.interval + self.margin - now)
                 if wait <= 0:
                     self._sent.append(now)
-                    self.last_wait = waited
+                    self._local.last_wait = waited
                     return now
-                self._sleep(wait)
-                waited += wait
+            self._sleep(wait)  # outside the lock: other threads' answers still get recorded
+            waited += wait
 
     def answered(self, sent_at: float) -> None:
         """Re-stamp a request with the time its answer came: the server counted it somewhere

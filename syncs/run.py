@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from syncs.destinations import destination_for
-from syncs.engine import RetryPolicy, RunResult, run_sync
+from syncs.engine import CONCURRENCY, RetryPolicy, RunResult, run_sync
 from syncs.spec import SyncSpec
 from syncs.state import StateStore
 
@@ -22,6 +22,7 @@ def sync_files(
     dry_run: bool = False,
     policy: RetryPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
+    concurrency: int = CONCURRENCY,
 ) -> RunResult:
     """One run of ``spec``: the warehouse opened read-only, the state file read-write.
 
@@ -38,6 +39,7 @@ def sync_files(
                 dry_run=dry_run,
                 policy=policy,
                 progress=progress,
+                concurrency=concurrency,
             )
     finally:
         con.close()

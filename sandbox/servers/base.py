@@ -4,7 +4,9 @@ Each fake vendor API is a :class:`SandboxServer` subclass that turns a parsed :c
 into a :class:`Response`; this module does the HTTP (keep-alive, chunked streaming bodies), the
 request log tests assert on, scripted faults (``server.script("/api/2/export", [504,
 200])``) and scripted delays (``server.delay("/api/2/export", 5.0)``) so retry and timeout
-paths can be tested over real sockets without timing tricks.
+paths can be tested over real sockets without timing tricks. ``server.latency`` (a
+:class:`~sandbox.servers.latency.Latency`) delays every answer like a remote API, and
+``server.max_in_flight`` says how many requests it was answering at once at most.
 
 Servers bind to 127.0.0.1 and, by default, to a free port chosen by the OS (port 0), so tests
 can run in parallel. Example::
@@ -32,6 +34,8 @@ from itertools import chain
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from sandbox.servers.latency import Latency
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +277,11 @@ class SandboxServer:
         self._delays: list[tuple[str, float, list[int]]] = []
         self.requests: list[RequestRecord] = []
         self._handle: ServerHandle | None = None
+        #: Delays every answer (after the request was handled and logged); None answers at once.
+        self.latency: Latency | None = None
+        self._in_flight = 0
+        #: The most requests this server was answering at the same time.
+        self.max_in_flight = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -370,8 +379,19 @@ class SandboxServer:
     def dispatch(self, request: Request) -> Response:
         """Answer a request: a scripted fault if one is due, else :meth:`handle`; log it.
 
-        A scripted delay (:meth:`delay`) is slept after the request was handled and logged.
+        A scripted delay (:meth:`delay`) and the :attr:`latency` are slept after the request was
+        handled and logged.
         """
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, request: Request) -> Response:
         scripted = self._scripted_status(request.path)
         if scripted is not None and scripted != PASS:
             response = self.scripted_response(scripted, request)
@@ -388,6 +408,7 @@ class SandboxServer:
                 )
             )
         seconds = self._scripted_delay(request.path)
+        seconds += self.latency.sample() if self.latency else 0.0
         if seconds > 0:
             time.sleep(seconds)
         return response

@@ -1,16 +1,19 @@
 """`recur sandbox`: the local vendor APIs in the foreground.
 
 Mixpanel and Amplitude serve an export folder; HubSpot keeps its contacts and lists in
-``<exports>/../sandbox/hubspot.sqlite``, so they survive a restart.
+``<exports>/../sandbox/hubspot.sqlite``, so they survive a restart. ``SANDBOX_HUBSPOT_LATENCY``
+(``MEDIAN:P99`` seconds, e.g. ``0.4:1.5``) makes HubSpot answer as slowly as the real one.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 from sandbox.servers.amplitude import SANDBOX_API_KEY, SANDBOX_SECRET_KEY, AmplitudeServer
 from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.latency import Latency
 from sandbox.servers.mixpanel import (
     SANDBOX_PROJECT_ID,
     SANDBOX_SECRET,
@@ -30,7 +33,10 @@ def serve(exports: Path, host: str = "127.0.0.1", port: int = 8765) -> int:
     # No hourly budget here: a local backfill of months must not wait an hour per 60 days.
     mixpanel = MixpanelServer(exports, max_per_hour=None)
     amplitude = AmplitudeServer(exports)
-    hubspot = HubSpotServer(hubspot_state_path(exports))
+    latency = os.environ.get("SANDBOX_HUBSPOT_LATENCY", "").strip()
+    hubspot = HubSpotServer(
+        hubspot_state_path(exports), latency=Latency.parse(latency) if latency else None
+    )
     mixpanel.start(host, port)
     amplitude.start(host, port + 1)
     hubspot.start(host, port + 2)

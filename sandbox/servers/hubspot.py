@@ -16,6 +16,9 @@ unchanged against it (``HubSpot(access_token=SANDBOX_HUBSPOT_TOKEN, host=server.
 * Limits: a sliding window of ``rate_limit`` requests per ``rate_interval`` seconds and a daily
   budget (429 with HubSpot's body and ``X-HubSpot-RateLimit-*`` headers on every response), and
   423 Locked when a record is written by more than ``lock_after`` requests in ``lock_seconds``.
+* Latency: ``latency=Latency(median=0.4, p99=1.5)`` answers each request after a lognormal
+  delay, as HubSpot does from afar (``recur sandbox``: ``SANDBOX_HUBSPOT_LATENCY=0.4:1.5``);
+  requests are served concurrently and ``max_in_flight`` records how many were open at once.
 
 Contacts, properties and lists live in SQLite at ``state_path`` (in memory when None), so a
 server restarted on the same file finds them again; the write counters and lock history that
@@ -43,6 +46,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from sandbox.servers.base import Request, Response, SandboxServer, SlidingWindowLimit
+from sandbox.servers.latency import Latency
 
 log = logging.getLogger(__name__)
 
@@ -493,7 +497,8 @@ class HubSpotServer(SandboxServer):
     """HubSpot's CRM contacts, properties and Lists v3 endpoints over a SQLite file.
 
     ``rate_limit=None`` / ``daily_limit=None`` switch the limits off (their headers are then
-    omitted); ``lock_after=0`` switches 423 off. ``clock`` drives the rate window and the locks,
+    omitted); ``lock_after=0`` switches 423 off; ``latency`` delays every answer (see
+    :class:`~sandbox.servers.latency.Latency`). ``clock`` drives the rate window and the locks,
     so tests can move time instead of sleeping. Scripted faults (``server.script(BATCH_PATH,
     [429, 200])``) answer with HubSpot's bodies, 477 with ``Retry-After``.
     """
@@ -508,9 +513,11 @@ class HubSpotServer(SandboxServer):
         daily_limit: int | None = 1_000_000,
         lock_after: int = 2,
         lock_seconds: float = 2.0,
+        latency: Latency | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.latency = latency
         self.state_path = Path(state_path) if state_path is not None else None
         self.token = token
         self.rate_interval = rate_interval

@@ -17,6 +17,7 @@ Two shapes of destination fit:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,12 +29,17 @@ KINDS = ("string", "number", "bool", "date", "datetime")
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a destination supports, declared apart from its client."""
+    """What a destination supports, declared apart from its client.
+
+    ``concurrent``: its calls may run in several threads at once, so the engine keeps several
+    batches in flight (``RECUR_SYNC_CONCURRENCY``); otherwise it sends one at a time.
+    """
 
     batch_size: int
     modes: frozenset[str] = frozenset({"upsert", "update", "mirror"})
     lists: bool = False
     snapshot: bool = False
+    concurrent: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,18 +75,25 @@ class RowResult:
 
 @dataclass
 class Stats:
-    """Request counters a destination keeps for the run history and the benchmarks."""
+    """Request counters a destination keeps for the run history and the benchmarks; safe to
+    count from several threads."""
 
     requests: int = 0
     write_requests: int = 0
     throttled: int = 0
     waited_seconds: float = 0.0
     by_status: dict[int, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, status: int, *, write: bool) -> None:
-        self.requests += 1
-        self.write_requests += int(write)
-        self.by_status[status] = self.by_status.get(status, 0) + 1
+    def count(self, status: int, *, write: bool, waited: float = 0.0) -> None:
+        """One request answered with ``status`` (0: no answer; 429 counts as throttled) after
+        ``waited`` seconds for the pacer."""
+        with self._lock:
+            self.requests += 1
+            self.write_requests += int(write)
+            self.throttled += int(status == 429)
+            self.waited_seconds += waited
+            self.by_status[status] = self.by_status.get(status, 0) + 1
 
 
 class Destination:

@@ -3,14 +3,30 @@
 It behaves like a record API with lists: ids are assigned on create, ``update`` refuses unknown
 keys, and faults can be planted: keys it refuses one by one (a 207), keys that make it refuse a
 whole batch (a 400), and errors to raise on the next calls (429s, outages, a crash).
+``MemoryDestination(concurrent=True)`` lets the engine send it several batches at once (each
+call holds a lock, so its dicts stay consistent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from syncs.destinations.base import Capabilities, Destination, Row, RowResult
 from syncs.spec import SyncSpec
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` holding the destination's lock (the engine may call from threads)."""
+
+    @functools.wraps(method)
+    def locked(self: MemoryDestination, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class MemoryDestination(Destination):
@@ -18,9 +34,10 @@ class MemoryDestination(Destination):
 
     name = "memory"
 
-    def __init__(self, batch_size: int = 100) -> None:
+    def __init__(self, batch_size: int = 100, *, concurrent: bool = False) -> None:
         super().__init__()
-        self.capabilities = Capabilities(batch_size=batch_size, lists=True)
+        self.capabilities = Capabilities(batch_size=batch_size, lists=True, concurrent=concurrent)
+        self._lock = threading.RLock()
         self.records: dict[str, dict[str, str]] = {}
         self.ids: dict[str, str] = {}
         self.members: set[str] = set()
@@ -40,6 +57,7 @@ class MemoryDestination(Destination):
         if self.raises:
             raise self.raises.pop(0)
 
+    @_locked
     def write(self, spec: SyncSpec, rows: Sequence[Row], *, create: bool) -> list[RowResult]:
         from syncs.errors import BatchRejected
 
@@ -66,6 +84,7 @@ class MemoryDestination(Destination):
             results.append(RowResult(row.key, True, self.ids[row.key], created))
         return results[::-1]  # not in input order: the engine must match by key
 
+    @_locked
     def delete(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
         self._call("delete", rows)
         by_id = {v: k for k, v in self.ids.items()}
@@ -77,6 +96,7 @@ class MemoryDestination(Destination):
                 self.members.discard(key)
         return [RowResult(row.key, True, row.record_id) for row in rows]
 
+    @_locked
     def list_add(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
         self._call("list_add", rows)
         by_id = {v: k for k, v in self.ids.items()}
@@ -92,6 +112,7 @@ class MemoryDestination(Destination):
                 results.append(RowResult(row.key, True, row.record_id))
         return results
 
+    @_locked
     def list_remove(self, spec: SyncSpec, rows: Sequence[Row]) -> list[RowResult]:
         self._call("list_remove", rows)
         by_id = {v: k for k, v in self.ids.items()}

@@ -1,14 +1,17 @@
 """The sandbox HubSpot against the real ``hubspot-api-client``, over HTTP on 127.0.0.1.
 
 Time-dependent behaviour (the ten-second rate window, 2-second record locks) runs on a fake
-clock the tests move, so the module never sleeps for real except in the timeout test.
+clock the tests move, so the module never sleeps for real except in the timeout and latency
+tests.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,6 +41,7 @@ from urllib3.util.retry import Retry
 
 from sandbox.servers import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 from sandbox.servers.hubspot import BATCH_PATH, LISTS_PATH, PROPERTIES_PATH, is_valid_email
+from sandbox.servers.latency import Latency
 
 UPSERT = f"{BATCH_PATH}/upsert"
 AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
@@ -802,6 +806,34 @@ def test_delay_answers_late_but_applies_the_write(server: HubSpotServer) -> None
     assert retried.status_code == 200
     assert retried.json()["results"][0]["new"] is False
     assert server.writes("slow@example.com") == 2
+
+
+def test_latency_delays_every_answer_and_requests_are_served_concurrently() -> None:
+    with HubSpotServer(latency=Latency(median=0.3, p99=0.3)) as server:
+        started = time.monotonic()
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: requests.get(
+                        f"{server.url}{PROPERTIES_PATH}", headers=AUTH, timeout=5
+                    ),
+                    range(6),
+                )
+            )
+        seconds = time.monotonic() - started
+        assert [a.status_code for a in answers] == [200] * 6
+        assert server.max_in_flight == 6
+    assert 0.3 <= seconds < 6 * 0.3  # answered together, not one after another
+
+
+def test_latency_is_lognormal_around_its_median_with_the_given_tail() -> None:
+    latency = Latency(median=0.4, p99=1.5, seed=3)
+    draws = sorted(latency.sample() for _ in range(20_000))
+    assert draws[10_000] == pytest.approx(0.4, rel=0.03)
+    assert draws[19_800] == pytest.approx(1.5, rel=0.1)
+    assert Latency.parse("0.4:1.5", seed=3).sample() == Latency(0.4, 1.5, seed=3).sample()
+    with pytest.raises(ValueError, match="MEDIAN:P99"):
+        Latency.parse("slow")
 
 
 # ------------------------------------------------------------------------------ persistence

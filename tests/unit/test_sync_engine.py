@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import duckdb
 import pytest
 
@@ -189,6 +192,86 @@ def test_a_crash_mid_run_resends_at_most_the_batch_in_flight(warehouse, state):
     assert result.counts["added"] == 150
     assert max(dest.writes.values()) == 2 and sum(v == 2 for v in dest.writes.values()) == 100
     assert len(dest.members) == 250
+
+
+@pytest.mark.parametrize("concurrency", [2, 4])
+def test_a_crash_with_batches_in_flight_resends_at_most_those_batches(state, concurrency):
+    con = duckdb.connect()
+    con.execute("create schema audiences")
+    rows = [(f"p{i}@example.com", "low", float(i)) for i in range(1000)]
+    set_audience(con, rows)
+    dest = MemoryDestination(concurrent=True)
+    original = dest.write
+    calls = {"n": 0}
+
+    def crashing_write(spec, batch, *, create):
+        calls["n"] += 1
+        n = calls["n"]
+        time.sleep(0.01)  # a round trip, so batches overlap
+        results = original(spec, batch, create=create)  # the destination applied it ...
+        if n == 5:
+            raise KeyboardInterrupt  # ... but we died before recording it
+        return results
+
+    dest.write = crashing_write
+    with pytest.raises(KeyboardInterrupt):
+        sync(con, state, dest, concurrency=concurrency)
+    committed = len(state.records(SPEC.name))
+    assert 0 < committed < 1000
+    dest.write = original
+    result = sync(con, state, dest, concurrency=concurrency)
+    assert result.counts["added"] == 1000 - committed
+    twice = sum(v == 2 for v in dest.writes.values())
+    assert max(dest.writes.values()) == 2 and 100 <= twice <= concurrency * 100
+    assert len(dest.members) == 1000
+
+
+def test_batches_go_out_together_and_lists_and_exits_wait_for_their_writes(state):
+    con = duckdb.connect()
+    con.execute("create schema audiences")
+    set_audience(con, [(f"p{i}@example.com", "low", float(i)) for i in range(1000)])
+    dest = MemoryDestination(concurrent=True)
+    lock, open_calls, peak, answered, order = threading.Lock(), [0], [0], set(), []
+    write, list_add, list_remove = dest.write, dest.list_add, dest.list_remove
+
+    def slow_write(spec, rows, *, create):
+        with lock:
+            open_calls[0] += 1
+            peak[0] = max(peak[0], open_calls[0])
+        time.sleep(0.02)
+        results = write(spec, rows, create=create)
+        with lock:
+            open_calls[0] -= 1
+            answered.update(row.key for row in rows)
+            order.append("write")
+        return results
+
+    def checked_list_add(spec, rows):
+        with lock:
+            assert {row.key for row in rows} <= answered  # listed only once written
+            order.append("list_add")
+        return list_add(spec, rows)
+
+    def checked_list_remove(spec, rows):
+        with lock:
+            order.append("list_remove")
+        return list_remove(spec, rows)
+
+    dest.write, dest.list_add, dest.list_remove = slow_write, checked_list_add, checked_list_remove
+    writers = set()
+    commit = state.commit_delivered
+    state.commit_delivered = lambda *a, **k: writers.add(threading.get_ident()) or commit(*a, **k)
+    result = sync(con, state, dest, concurrency=4)
+    assert result.counts["delivered"] == 1000 and len(dest.members) == 1000
+    assert peak[0] == 4
+    assert writers == {threading.get_ident()}  # one thread commits state
+    # Next run: 500 change, 500 leave. Leavers go only after every write and list addition.
+    set_audience(con, [(f"p{i}@example.com", "high", float(i)) for i in range(500)])
+    order.clear()
+    result = sync(con, state, dest, concurrency=4)
+    assert (result.counts["changed"], result.counts["removed"]) == (500, 500)
+    assert order == ["write"] * 5 + ["list_remove"] * 5
+    assert len(dest.members) == 500
 
 
 def test_mirror_deletes_only_what_it_created(warehouse, state):

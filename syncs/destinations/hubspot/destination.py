@@ -8,6 +8,9 @@
 * Every request waits for the :class:`~syncs.pacing.RateLimiter`, which learns HubSpot's window
   from the ``X-HubSpot-RateLimit-*`` headers, so 429s stay rare. urllib3's own retries are off:
   the engine retries with HubSpot's semantics (423, 429 policies, 477).
+* The engine may call it from several threads at once (``concurrent``): the generated client
+  keeps no per-call state and urllib3's pool is thread-safe; the pool holds one connection per
+  batch in flight, and every thread waits for the same pacer.
 """
 
 from __future__ import annotations
@@ -74,13 +77,21 @@ class HubSpotDestination(Destination):
     """HubSpot CRM contacts and lists. ``settings`` usually come from :meth:`from_env`."""
 
     name = "hubspot"
-    capabilities = Capabilities(batch_size=BATCH_SIZE, lists=True)
+    capabilities = Capabilities(batch_size=BATCH_SIZE, lists=True, concurrent=True)
+    #: Connections kept per API (urllib3 drops, and reopens, any beyond): more than batches in
+    #: flight at once.
+    POOL_SIZE = 32
 
     def __init__(self, settings: HubSpotSettings, limiter: RateLimiter | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.limiter = limiter or shared_limiter(settings.base_url, settings.headroom)
-        client = HubSpot(access_token=settings.access_token, host=settings.base_url, retry=False)
+        client = HubSpot(
+            access_token=settings.access_token,
+            host=settings.base_url,
+            retry=False,
+            connection_pool_maxsize=self.POOL_SIZE,
+        )
         # Each attribute access builds a new ApiClient (and connection pool): keep them.
         self._batch = client.crm.contacts.batch_api
         self._lists = client.crm.lists.lists_api
@@ -103,7 +114,7 @@ class HubSpotDestination(Destination):
     def _request(self, what: str, call: Callable[..., Any], *args: Any, write: bool, **kw: Any):
         """One paced HTTP call; returns ``(data, status)`` or raises an engine error."""
         sent_at = self.limiter.acquire()
-        self.stats.waited_seconds += self.limiter.last_wait
+        waited = self.limiter.last_wait
         try:
             data, status, headers = call(*args, _request_timeout=self.settings.timeout, **kw)
         except API_ERRORS as exc:
@@ -111,18 +122,16 @@ class HubSpotDestination(Destination):
             status = int(exc.status or 0)
             headers = dict(exc.headers or {})
             self.limiter.observe(headers)
-            self.stats.count(status, write=write)
-            if status == 429:
-                self.stats.throttled += 1
+            self.stats.count(status, write=write, waited=waited)
             raise classify(
                 status, body_of(exc), headers, what=what, hint=self.limiter.wait_hint()
             ) from None
         except TransportError as exc:
-            self.stats.count(0, write=write)
+            self.stats.count(0, write=write, waited=waited)
             raise RetryableError(f"HubSpot {what}: {type(exc).__name__}: {exc}") from None
         self.limiter.answered(sent_at)
         self.limiter.observe(dict(headers or {}))
-        self.stats.count(status, write=write)
+        self.stats.count(status, write=write, waited=waited)
         return data, status
 
     # -- preparing ------------------------------------------------------------------------------
