@@ -23,7 +23,7 @@ from checks.thresholds import Thresholds
 BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "gamma")
 #: how a fit may end and still drive audiences (ltv_model_params.fit_status)
-SOUND_FITS = ("converged", "no_dropout_limit")
+SOUND_FITS = ("converged", "no_dropout_limit", "common_dropout_limit")
 #: customer_ltv's predictions, each finite for every customer of a fitted model
 PREDICTIONS = (
     "p_alive",
@@ -179,15 +179,15 @@ def ltv_parameters_suite(t: Thresholds) -> Suite:
 
 def ltv_fit_suite(t: Thresholds) -> Suite:
     """Every fitted LTV model converged (blocking: a fit that stopped anywhere else must not
-    drive audiences). BG/NBD at its no-dropout boundary passes: that is the NBD model, which
-    customer_ltv uses on purpose and names per row (purchase_method nbd_limit)."""
+    drive audiences). BG/NBD at its no-dropout or common-dropout limit passes: customer_ltv then
+    predicts with that limit on purpose and names it per row (purchase_method)."""
     return Suite(
         name="ltv_fit_converged",
         asset=("analytics", "ltv_model_params"),
         severity="blocking",
         description="The BG/NBD and Gamma-Gamma maximum-likelihood fits converged (or BG/NBD "
-        "reached its no-dropout limit, the NBD model); a fit that did not stops the syncs that "
-        "use predicted LTV or churn.",
+        "reached its no-dropout or common-dropout limit); a fit that did not stops the syncs "
+        "that use predicted LTV or churn.",
         query="""
             select model, fit_status, any_value(log_likelihood) as log_likelihood,
                    any_value(customers) as customers,
@@ -200,7 +200,7 @@ def ltv_fit_suite(t: Thresholds) -> Suite:
         """,
         expectations=lambda frame: [
             not_null("fit_status", "every fit says how it ended"),
-            in_set("fit_status", SOUND_FITS, "every fit converged (or reached the NBD limit)"),
+            in_set("fit_status", SOUND_FITS, "every fit converged (or reached a named limit)"),
         ],
     )
 

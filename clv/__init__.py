@@ -16,6 +16,7 @@ on the output of ``clv.summary(transactions, calibration_end=..., time_unit="wee
 from __future__ import annotations
 
 from clv.bgnbd import BGNBD, fit_bgnbd, simulate_bgnbd
+from clv.common_dropout import CommonDropout
 from clv.errors import (
     CLVError,
     InsufficientDataError,
@@ -37,6 +38,7 @@ __all__ = [
     "NBD",
     "TIME_UNITS",
     "CLVError",
+    "CommonDropout",
     "GammaGamma",
     "InsufficientDataError",
     "InvalidDataError",

@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, hyp2f1, log_expit
 
 from clv import beta_geometric
+from clv.common_dropout import CommonDropout
 from clv.inputs import cbs_arrays, horizon_array
 from clv.nbd import NBD
 from clv.units import check_unit
@@ -55,6 +56,26 @@ class BGNBD(beta_geometric.Parameters):
         True
         """
         return self.a / (self.a + self.b) < self.NO_DROPOUT
+
+    #: a + b above which the Beta of the dropout probability is a point for all purposes (its
+    #: standard deviation is below 0.005): the fit's common-dropout limit
+    COMMON_DROPOUT: ClassVar[float] = 1e4
+
+    @property
+    def at_common_dropout_limit(self) -> bool:
+        """Whether a + b is so large that every customer has the same dropout probability
+        a / (a + b): BG/NBD has become `CommonDropout` (`common_dropout_limit`).
+
+        >>> BGNBD(r=0.42, alpha=10.5, a=1.2e6, b=3.05e6, time_unit="days").at_common_dropout_limit
+        True
+        """
+        return self.a + self.b >= self.COMMON_DROPOUT
+
+    def common_dropout_limit(self) -> CommonDropout:
+        """BG/NBD as a, b -> infinity with a / (a + b) = p: one dropout probability for all."""
+        return CommonDropout(
+            r=self.r, alpha=self.alpha, p=self.a / (self.a + self.b), time_unit=self.time_unit
+        )
 
     def no_dropout_limit(self) -> NBD:
         """BG/NBD as a / (a + b) -> 0: the NBD model with the same r and alpha."""

@@ -73,6 +73,12 @@ def fit_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"{not_finite:,} customers have predictions that are not finite numbers (check "
             f"ltv_predictions_finite): {held}"
         )
+    if any(status == "common_dropout_limit" for _, status in fits):
+        problems.append(
+            "the data do not tell customers' dropout probabilities apart yet, so BG/NBD predicts "
+            "with one dropout probability for everyone, its common-dropout limit "
+            "(customer_ltv.purchase_method common_dropout_limit)"
+        )
     if any(status == "no_dropout_limit" for _, status in fits):
         problems.append(
             "no customer dropout is visible yet, so BG/NBD predicts as its no-dropout limit, "

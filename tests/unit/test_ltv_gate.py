@@ -163,3 +163,31 @@ def test_nbd_is_the_limit_of_bgnbd_as_dropout_vanishes():
         (0.243 + 2) / (4.414 + 38.86) * 39
     )
     assert clv.BGNBD(r=0.243, alpha=4.414, a=1e-13, b=3.0, time_unit="weeks").at_no_dropout_limit
+
+
+def test_bgnbd_tends_to_the_common_dropout_limit_as_a_and_b_grow():
+    """Computed another way: BG/NBD's own closed forms (hypergeometric) approach the limit's
+    (no hypergeometric) as a + b grows with a / (a + b) = p fixed, the error shrinking like
+    1 / (a + b); at a + b = 1e5 BG/NBD's expectation overflows and the limit does not."""
+    x, t_x, T = np.array([0, 1, 2, 7]), np.array([0, 5.0, 30.43, 35.0]), np.full(4, 38.86)
+    errors = []
+    for scale in (1e2, 1e3):
+        near = clv.BGNBD(r=0.243, alpha=4.414, a=0.28 * scale, b=0.72 * scale, time_unit="weeks")
+        limit = near.common_dropout_limit()
+        assert isinstance(limit, clv.CommonDropout) and limit.p == pytest.approx(0.28)
+        expected = limit.expected_purchases(39, x, t_x, T)
+        errors.append(np.max(np.abs(near.expected_purchases(39, x, t_x, T) / expected - 1)))
+    assert errors[0] < 0.1 and errors[1] < errors[0] / 8  # ~ 1 / (a + b)
+    far = clv.BGNBD(r=0.243, alpha=4.414, a=0.28e5, b=0.72e5, time_unit="weeks")
+    assert far.at_common_dropout_limit
+    limit = far.common_dropout_limit()
+    np.testing.assert_allclose(limit.p_alive(x, t_x, T), far.p_alive(x, t_x, T), atol=1e-4)
+    np.testing.assert_allclose(
+        limit.p_no_purchase(39, x, t_x, T), far.p_no_purchase(39, x, t_x, T), atol=1e-4
+    )
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert not np.isfinite(far.expected_purchases(39, x, t_x, T)).all()
+    assert np.isfinite(limit.expected_purchases(39, x, t_x, T)).all()
+    # by hand for x = 0: alive, E[Y(39)] = (1 - ((a+T)/(a+T+39 p))^r) / p
+    by_hand = (1 - (43.274 / (43.274 + 39 * 0.28)) ** 0.243) / 0.28
+    assert float(limit.expected_purchases(39, 0, 0, 38.86)) == pytest.approx(by_hand)

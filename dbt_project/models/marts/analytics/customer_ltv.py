@@ -10,7 +10,8 @@ the unit the parameters were fitted in (days).
 
 Each row says which methods produced it: purchase_method bgnbd, or nbd_limit when the BG/NBD fit
 ran to its no-dropout boundary (ltv_model_params.fit_status no_dropout_limit: the data show no
-dropout, and BG/NBD is then the NBD model); spend_method gamma_gamma, or observed_mean with too
+dropout, and BG/NBD is then the NBD model), or common_dropout_limit when a and b ran off together
+(one dropout probability for everyone, clv.CommonDropout); spend_method gamma_gamma, or observed_mean with too
 few repeat buyers for Gamma-Gamma. A prediction that is not finite is kept as it is, and the
 blocking check ltv_predictions_finite stops the syncs that use LTV. A fit that did not converge
 (ltv_model_params.fit_status not_converged, e.g. a and b running off to infinity on a few weeks of
@@ -86,7 +87,9 @@ def not_converged_reason(params: pd.DataFrame) -> str | None:
         return None
     fits = []
     for model, rows in failed.groupby("model", sort=True):
-        values = ", ".join(f"{p} = {v:.4g}" for p, v in zip(rows["parameter"], rows["value"]))
+        values = ", ".join(
+            f"{p} = {v:.4g}" for p, v in zip(rows["parameter"], rows["value"], strict=True)
+        )
         fits.append(f"{model} ({values}; {int(rows['customers'].iloc[0])} customers)")
     return (
         "the maximum-likelihood fit did not converge: "
@@ -139,13 +142,18 @@ def model(dbt, session):
     bgnbd = _model(params, "bgnbd")
     purchases = clv.BGNBD(**bgnbd["params"], time_unit=bgnbd["time_unit"])
     # At the no-dropout boundary (ltv_model_params.fit_status no_dropout_limit) BG/NBD is the
-    # NBD model, whose formulas stay finite there; anywhere else BG/NBD's own, and a prediction
+    # NBD model, at a + b -> infinity (common_dropout_limit) one with a single dropout
+    # probability; their formulas stay finite where BG/NBD's overflow. Anywhere else BG/NBD's
+    # own, and a prediction
     # that is not finite stays so, for the blocking check ltv_predictions_finite to stop the
     # syncs that use it (never replaced without a trace).
-    limit = (params.loc[params["model"] == "bgnbd", "fit_status"] == "no_dropout_limit").any()
-    if limit:
-        purchases = purchases.no_dropout_limit()
-    purchase_method = "nbd_limit" if limit else "bgnbd"
+    status = params.loc[params["model"] == "bgnbd", "fit_status"].iloc[0]
+    if status == "no_dropout_limit":
+        purchases, purchase_method = purchases.no_dropout_limit(), "nbd_limit"
+    elif status == "common_dropout_limit":
+        purchases, purchase_method = purchases.common_dropout_limit(), "common_dropout_limit"
+    else:
+        purchase_method = "bgnbd"
     fitted_spend = (params["model"] == "gamma_gamma").any()
 
     x = summary["frequency"].to_numpy(float)

@@ -6,9 +6,10 @@ repeat buyers (clv's minimum, 30); with fewer, customers are valued at the obser
 value instead (of their purchases up to the calibration end), recorded as the model "observed"
 (parameter mean_order_value).
 
-fit_status says how each fit ended: converged, no_dropout_limit (BG/NBD at a / (a + b) = 0, where
-it is the NBD model: customer_ltv predicts with that limit and says so per row) or not_converged
-(the blocking check ltv_fit_converged stops the syncs that use LTV).
+fit_status says how each fit ended: converged; no_dropout_limit (BG/NBD at a / (a + b) = 0, where
+it is the NBD model) or common_dropout_limit (a + b -> infinity: one dropout probability for
+everyone), where customer_ltv predicts with that limit and says so per row; or not_converged (the
+blocking check ltv_fit_converged stops the syncs that use LTV).
 
 Data the purchase model cannot be fitted on yet (no customer at all, or nobody with a repeat
 purchase) is not an error: the model gives
@@ -44,16 +45,17 @@ COLUMNS = {
 
 def fit_status(fitted) -> str | None:
     """converged; no_dropout_limit (BG/NBD ran to a / (a + b) = 0: the data show no dropout, and
-    customer_ltv predicts with the NBD limit, on purpose); not_converged (anything else: the
-    blocking check ltv_fit_converged fails and the syncs that use LTV stop); None without a fit
-    (the observed mean order value)."""
+    customer_ltv predicts with the NBD limit, on purpose); common_dropout_limit (a and b ran off
+    together: one dropout probability a / (a + b) for everyone, clv.CommonDropout);
+    not_converged (anything else: the blocking check ltv_fit_converged fails and the syncs that
+    use LTV stop); None without a fit (the observed mean order value)."""
     if fitted is None:
         return None
-    if fitted.converged:
-        return "converged"
     if isinstance(fitted, clv.BGNBD) and fitted.at_no_dropout_limit:
         return "no_dropout_limit"
-    return "not_converged"
+    if isinstance(fitted, clv.BGNBD) and fitted.at_common_dropout_limit:
+        return "common_dropout_limit"
+    return "converged" if fitted.converged else "not_converged"
 
 
 def _rows(name, params, unit, fitted, calibration_end):
