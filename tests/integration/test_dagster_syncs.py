@@ -46,7 +46,13 @@ def test_each_declared_sync_is_an_asset_downstream_of_its_audience():
         "aud_cart_abandoners_to_file",
     } <= names
     champions = graph.get(dg.AssetKey(["syncs", "aud_champions_to_hubspot"]))
-    assert champions.parent_keys == {dg.AssetKey(["audiences", "aud_champions"])}
+    # it sends predicted LTV, so it reads the LTV models too and waits on their checks
+    ltv = {
+        dg.AssetKey(["analytics", n]) for n in ("ltv_model_params", "customer_ltv", "churn_risk")
+    }
+    assert champions.parent_keys == {dg.AssetKey(["audiences", "aud_champions"])} | ltv
+    carts = graph.get(dg.AssetKey(["syncs", "aud_cart_abandoners_to_hubspot"]))
+    assert carts.parent_keys == {dg.AssetKey(["audiences", "aud_cart_abandoners"])}
     assert champions.group_name == "syncs"
 
 
