@@ -35,7 +35,13 @@ from clv.units import check_unit
 @dataclass(frozen=True)
 class CommonDropout:
     """Purchase rate shape ``r`` and scale ``alpha`` (per ``time_unit``), dropout probability
-    ``p`` after each repeat purchase, the same for every customer."""
+    ``p`` in (0, 1] after each repeat purchase, the same for every customer (1 when b ran to 0:
+    nobody buys a second repeat time).
+
+    >>> gone = CommonDropout(r=0.5, alpha=9.0, p=1.0, time_unit="days")
+    >>> float(gone.p_alive(x=1, t_x=3, T=30)), float(gone.p_alive(x=0, t_x=0, T=30))
+    (0.0, 1.0)
+    """
 
     r: float
     alpha: float
@@ -44,14 +50,16 @@ class CommonDropout:
 
     def __post_init__(self) -> None:
         check_params("BG/NBD common-dropout limit", r=self.r, alpha=self.alpha, p=self.p)
-        if not self.p < 1:
-            raise InvalidDataError(f"the dropout probability p must be below 1, not {self.p!r}")
+        if not self.p <= 1:  # 1: everyone leaves after their first repeat purchase
+            raise InvalidDataError(f"the dropout probability p must be at most 1, not {self.p!r}")
         check_unit(self.time_unit)
 
     def _log_odds_gone(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # p = 1: ln(1 - p) = -inf, gone for sure after x > 0
+            log_gone = np.log1p(-self.p)
         log_odds = (
             np.log(self.p)
-            - np.log1p(-self.p)
+            - log_gone
             + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
         )
         return np.where(x > 0, log_odds, -np.inf)
