@@ -156,7 +156,7 @@ def sync_max_wait() -> float:
 
 
 def sync_concurrency() -> int:
-    """``RECUR_SYNC_CONCURRENCY`` (default 8, at most 32): how many batches one sync keeps in
+    """``RECUR_SYNC_CONCURRENCY`` (default 16, at most 32): how many batches one sync keeps in
     flight at once, for destinations that take several (HubSpot)."""
     return count_from_env("RECUR_SYNC_CONCURRENCY", CONCURRENCY, MOST_CONCURRENCY)
 

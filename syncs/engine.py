@@ -52,9 +52,11 @@ from syncs.state import RUN_COUNTS, Delivered, Refused, StateStore
 log = logging.getLogger(__name__)
 
 #: Batches in flight at once (``RECUR_SYNC_CONCURRENCY``). HubSpot allows 19 requests/s; with
-#: answers taking 0.4 s (1.5 s for 1 in 100), 8 keep the rate limit busy (measured:
-#: docs/benchmarks.md, sync section).
-CONCURRENCY = 8
+#: answers taking 0.4 s (1.5 s for 1 in 100) plus ~0.15 s of client work on a loaded 2-core
+#: machine, a call takes ~0.6 s, so 12 keep up on average: 16 absorb the tail (8 reached only
+#: 51% of the ceiling, 16 73%, the rest being set-up and the window's first roll; docs/
+#: benchmarks.md, sync section).
+CONCURRENCY = 16
 #: The most batches in flight a setting may ask for (the HubSpot client pools 32 connections).
 MOST_CONCURRENCY = 32
 
@@ -166,6 +168,8 @@ class _Run:
         # policy.max_wait: batches in flight together wait together, not one after another.
         self._waited: dict[int, float] = {}
         self._lock = threading.Lock()
+        self._delivered: list[Delivered] = []  # confirmed, committed by flush()
+        self._refused: list[Refused] = []
 
     def advance(self, rows: int) -> None:
         """Count rows whose batch was answered, for the caller's progress bar."""
@@ -230,13 +234,18 @@ class _Run:
         raise AssertionError("unreachable")
 
     def refuse(self, results: Sequence[RowResult], op: str) -> None:
+        """Keep the refused rows of an answer for the next :meth:`flush`."""
         failed = [r for r in results if not r.ok]
         self.rejected += len(failed)
-        self.state.commit_refused(
-            self.run_id,
-            self.spec.name,
-            [Refused(r.key, op, r.reason or "refused", r.category) for r in failed],
-        )
+        self._refused += [Refused(r.key, op, r.reason or "refused", r.category) for r in failed]
+
+    def flush(self) -> None:
+        """Commit the writes confirmed and the rows refused since the last flush (the answers of
+        one round of batches in flight: one transaction each instead of one per batch)."""
+        delivered, self._delivered = self._delivered, []
+        refused, self._refused = self._refused, []
+        self.state.commit_delivered(self.run_id, self.spec.name, delivered)
+        self.state.commit_refused(self.run_id, self.spec.name, refused)
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -251,8 +260,9 @@ class _Run:
         """Write changed rows batch by batch; list the confirmed ones once their batch answered."""
         names = [f.name for f in audience.fields]
         size = self.dest.capabilities.batch_size
-        for start in range(0, len(writes), size):
-            records = writes.iloc[start : start + size].to_dict("records")
+        every = writes.to_dict("records")  # once: per batch it cost 19 ms, a third of a send
+        for start in range(0, len(every), size):
+            records = every[start : start + size]
             rows = [
                 Row(
                     key=rec["key"],
@@ -278,25 +288,22 @@ class _Run:
         results: Sequence[RowResult],
         list_after: bool,
     ) -> None:
-        """Commit one answered write batch, then send its confirmed rows to the list."""
+        """Keep one answered write batch for the flush, then send its confirmed rows to the list
+        (they go out after the flush has committed them)."""
         sent = {row.key: row for row in rows}
         meta = {rec["key"]: rec for rec in records}
         ok = [r for r in results if r.ok]
-        self.state.commit_delivered(
-            self.run_id,
-            self.spec.name,
-            [
-                Delivered(
-                    key=r.key,
-                    fingerprint=meta[r.key]["fingerprint"],
-                    values=dict(sent[r.key].values),
-                    record_id=r.record_id,
-                    created=r.created,
-                    operation=meta[r.key]["operation"],
-                )
-                for r in ok
-            ],
-        )
+        self._delivered += [
+            Delivered(
+                key=r.key,
+                fingerprint=meta[r.key]["fingerprint"],
+                values=dict(sent[r.key].values),
+                record_id=r.record_id,
+                created=r.created,
+                operation=meta[r.key]["operation"],
+            )
+            for r in ok
+        ]
         self.delivered += len(ok)
         self.refuse(results, "add_or_change")
         self.advance(len(rows))
@@ -521,7 +528,7 @@ def _execute(
         if caps.snapshot:
             run.snapshot(audience, the_plan)
         else:
-            with InFlight(concurrency if caps.concurrent else 1) as flight:
+            with InFlight(concurrency if caps.concurrent else 1, flush=run.flush) as flight:
                 run.write(flight, audience, the_plan.writes, spec.mode != "update", has_list)
                 if has_list:
                     run.list_add(
