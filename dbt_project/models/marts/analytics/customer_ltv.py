@@ -8,15 +8,15 @@ dbt_project.yml) and an LTV tier (ltv_tiers): "high" for the top 20% of predicte
 "medium" for the next 30%, "low" for the rest, equal predictions sharing a tier. Times are in
 the unit the parameters were fitted in (days).
 
-Each row says which methods produced it: purchase_method bgnbd, or nbd_limit when the BG/NBD fit
+Each row says which methods produced it: purchase_method bgnbd; nbd_limit when the BG/NBD fit
 ran to its no-dropout boundary (ltv_model_params.fit_status no_dropout_limit: the data show no
-dropout, and BG/NBD is then the NBD model), or common_dropout_limit when a and b ran off together
-(one dropout probability for everyone, clv.CommonDropout); spend_method gamma_gamma, or observed_mean with too
-few repeat buyers for Gamma-Gamma. A prediction that is not finite is kept as it is, and the
-blocking check ltv_predictions_finite stops the syncs that use LTV. A fit that did not converge
-(ltv_model_params.fit_status not_converged, e.g. a and b running off to infinity on a few weeks of
-data) gives no predictions at all: model_status not_converged with the fit's numbers as the reason,
-and the blocking check ltv_fit_converged holds back the syncs that use LTV.
+dropout, and BG/NBD is then the NBD model); common_dropout_limit when a and b ran off together
+(one dropout probability for everyone, clv.CommonDropout). spend_method gamma_gamma, or
+observed_mean with too few repeat buyers for Gamma-Gamma. A prediction that is not finite is kept
+as it is, and the blocking check ltv_predictions_finite stops the syncs that use LTV. A fit that
+did not converge otherwise (ltv_model_params.fit_status not_converged) gives no predictions at
+all: model_status not_converged with the fit's numbers as the reason, and the blocking check
+ltv_fit_converged holds back the syncs that use LTV.
 
 When ltv_model_params is not estimable yet (no repeat buyer, no customer), every customer is
 still here with their history, model_status 'not_estimable' and its reason, and null
@@ -81,7 +81,7 @@ NOT_CONVERGED = "not_converged"
 
 def not_converged_reason(params: pd.DataFrame) -> str | None:
     """Why the fitted models must not predict (a fit that did not converge), with the numbers;
-    None when every fit converged or reached the no-dropout limit."""
+    None when every fit converged or reached a named limit (ltv_model_params.fit_status)."""
     failed = params[params["fit_status"] == NOT_CONVERGED]
     if failed.empty:
         return None
