@@ -56,7 +56,11 @@ def test_a_selection_that_stops_before_analytics_builds_and_tests_only_what_it_s
 
     # The next layer alone, on top of it: the audiences' tests to analytics models stay out.
     report = run(defs, select="group:analytics", dagster_instance=instance, echo=lines.append)
-    assert report.failed == [], "\n".join(lines)
+    # 10 customers over 5 days, one repeat buyer: the BG/NBD fit stops at a = b = 1 with r and
+    # alpha huge, its predictions are not finite, and the blocking check ltv_predictions_finite
+    # rightly fails (it holds back only the syncs that use LTV). Nothing else may fail.
+    assert report.failed in ([], ["unpartitioned"]), "\n".join(lines)
+    assert all("quality__analytics__customer_ltv" in error for error in report.errors), lines
     tables = _tables(warehouse)
     assert {"user_rfm", "customer_ltv", "churn_risk", "funnel_conversion"} <= tables["analytics"]
     assert "audiences" not in tables

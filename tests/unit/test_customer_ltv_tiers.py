@@ -51,6 +51,7 @@ def params() -> pd.DataFrame:
     frame["time_unit"] = "days"
     frame["model_status"] = "fitted"
     frame["model_status_reason"] = None
+    frame["fit_status"] = frame["model"].map({"bgnbd": "converged"})  # observed: no fit
     return frame
 
 
