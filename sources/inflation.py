@@ -83,13 +83,7 @@ def inflate(source: BinaryIO, target: Path, name: str, budget: Budget) -> None:
     """Write the gzip stream ``source`` (``name`` in messages) inflated to ``target``."""
     try:
         with gzip.GzipFile(fileobj=source, mode="rb") as text, open(target, "wb") as out:
-            first = True
-            while chunk := text.read(CHUNK):
-                if first:
-                    _check_text(chunk[:65536], name)
-                    first = False
-                budget.spend(len(chunk))
-                out.write(chunk)
+            _copy_checked(text, out, name, budget)
     except gzip.BadGzipFile as exc:
         if "Not a gzipped file" in str(exc):
             raise UnreadableFileError(
@@ -111,13 +105,19 @@ def _corrupt(name: str, exc: Exception) -> UnreadableFileError:
 def copy_plain(source: BinaryIO, target: Path, name: str, budget: Budget) -> None:
     """Write the plain NDJSON stream ``source`` (a zip member) to ``target``, within ``budget``."""
     with open(target, "wb") as out:
-        first = True
-        while chunk := source.read(CHUNK):
-            if first:
-                _check_text(chunk[:65536], name)
-                first = False
-            budget.spend(len(chunk))
-            out.write(chunk)
+        _copy_checked(source, out, name, budget)
+
+
+def _copy_checked(source: BinaryIO, out: BinaryIO, name: str, budget: Budget) -> None:
+    """Copy ``source`` to ``out`` in chunks: the first one must look like text, and every byte
+    is spent from ``budget`` (which refuses beyond the limits)."""
+    first = True
+    while chunk := source.read(CHUNK):
+        if first:
+            _check_text(chunk[:65536], name)
+            first = False
+        budget.spend(len(chunk))
+        out.write(chunk)
 
 
 def check_plain_file(path: Path, name: str) -> None:
