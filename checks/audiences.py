@@ -160,12 +160,19 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
                 f"when coalesce({value}, '') <> '' and not {valid_email_sql(value)} "
                 f"then {sql_literal(_label(c) + ' is not a valid address')}"
             )
-        members = sources.query(
+        rows = (
             f"select *, case {' '.join(problems)} end as problem from ("
             f"select {', '.join([*(_q(c) for c in ids), *values])} from {spec.relation})"
-            f" order by {', '.join(str(i + 1) for i in range(len(ids) + len(values)))}"
         )
-        return email_summary(spec, members, max_share, t.examples)
+        # Counted in DuckDB; only the examples are read (an audience can have millions).
+        counts = sources.query(f"select count(*), count(problem) from ({rows})")
+        invalid = sources.query(
+            f"select * from ({rows}) where problem is not null order by "
+            f"{', '.join(str(i + 1) for i in range(len(ids) + len(values)))} "
+            f"limit {int(t.examples)}"
+        )
+        total, count = (int(n) for n in counts.iloc[0])
+        return email_summary(spec, total, count, invalid, max_share)
 
     def expectations(frame: pd.DataFrame):
         members = int(frame["members"].iloc[0]) if len(frame) else 0
@@ -216,22 +223,19 @@ def _label(column: EmailColumn) -> str:
 
 
 def email_summary(
-    spec: SyncSpec, members: pd.DataFrame, max_share: float, examples: int
+    spec: SyncSpec, members: int, invalid: int, examples: pd.DataFrame, max_share: float
 ) -> pd.DataFrame:
-    """One row: how many of ``members`` (one row per member, a column per email the sync sends,
-    named by :func:`_label`, and the ``problem`` that makes the sync hold it back, or null) have
-    an address the sync would hold back, their share, and examples."""
-    bad = members["problem"].notna()
-    invalid = members[bad].head(examples)
-    count, total = int(bad.sum()), len(members)
+    """One row: how many of the audience's ``members`` have an address the sync would hold back
+    (``invalid``), their share, and ``examples`` of them (a column per email the sync sends,
+    named by :func:`_label`, and the ``problem`` that makes the sync hold the member back)."""
     return pd.DataFrame(
         {
             "sync": [spec.name],
-            "members": [total],
-            "invalid": [count],
-            "invalid_share": [count / total if total else 0.0],
+            "members": [members],
+            "invalid": [invalid],
+            "invalid_share": [invalid / members if members else 0.0],
             "max_invalid_share": [max_share],
-            "examples": [plain(invalid.to_dict("records"))],
+            "examples": [plain(examples.to_dict("records"))],
         }
     ).astype({"invalid_share": "float64"})
 

@@ -49,8 +49,9 @@ def people_have_events_suite(t: Thresholds) -> Suite:
             from core.dim_users as users
             left join core.fct_events as events on events.user_id = users.user_id
             group by users.user_id, users.lifetime_events
-            order by users.user_id
         """,
+        pushdown=True,
+        order_by="user_id",
         expectations=lambda frame: [
             not_null("user_id", "every person has a user_id"),
             between("fct_events", "every person has events in fct_events", min_value=1),
@@ -74,8 +75,9 @@ def order_revenue_suite(t: Thresholds) -> Suite:
                    case when not is_refund then cast(revenue as double) end as purchase_revenue,
                    case when is_refund then cast(revenue as double) end as refund_revenue
             from core.fct_orders
-            order by ordered_at, order_id
         """,
+        pushdown=True,
+        order_by="ordered_at, order_id",
         expectations=lambda frame: [
             not_null("order_id", "every order has an order_id"),
             not_null("is_refund", "every order says whether it is a refund"),
@@ -224,8 +226,9 @@ def ltv_predictions_suite(t: Thresholds) -> Suite:
                    nullif(concat_ws(', ', {finite.rstrip(",")}), '') as not_finite
             from analytics.customer_ltv
             where model_status = 'fitted'
-            order by user_id
         """,
+        pushdown=True,
+        order_by="user_id",
         expectations=lambda frame: [
             is_null("not_finite", "every prediction is a finite number"),
             between("p_alive", "P(alive) lies in [0, 1]", 0, 1),
@@ -251,8 +254,9 @@ def churn_scores_suite(t: Thresholds) -> Suite:
         query="""
             select user_id, churn_score, churn_band from analytics.churn_risk
             where model_status = 'fitted'
-            order by user_id
         """,
+        pushdown=True,
+        order_by="user_id",
         expectations=lambda frame: [
             not_null("churn_score", "every customer has a churn score"),
             between("churn_score", "churn scores lie in [0, 1]", 0, 1),

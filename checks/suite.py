@@ -172,10 +172,17 @@ class Suite:
     query: Query
     expectations: Callable[[pd.DataFrame], Sequence[Expect]]
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: count the unexpected rows inside DuckDB instead of reading the rows (checks/pushdown.py):
+    #: for SQL queries over history, whose column expectations do not depend on the rows
+    pushdown: bool = False
+    #: the order of a pushdown suite's example rows (its query has no ORDER BY of its own)
+    order_by: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"suite {self.name}: severity must be one of {SEVERITIES}")
+        if self.pushdown and callable(self.query):
+            raise ValueError(f"suite {self.name}: a pushdown suite's query must be SQL")
 
     @property
     def blocking(self) -> bool:
@@ -185,7 +192,7 @@ class Suite:
         """The rows this suite validates."""
         if callable(self.query):
             return self.query(sources)
-        return sources.query(self.query)
+        return sources.query(self.query + (f" order by {self.order_by}" if self.order_by else ""))
 
 
 # -- outcomes ---------------------------------------------------------------------------------
@@ -298,7 +305,12 @@ def plain(value: Any) -> Any:
 
 
 def run_suite(suite: Suite, sources: Sources, examples: int = EXAMPLES) -> CheckOutcome:
-    """Read ``suite``'s rows from ``sources`` and validate them."""
+    """Validate ``suite`` on ``sources``: its rows read into pandas, or, for a pushdown suite,
+    its unexpected rows counted inside DuckDB (the same outcome, without reading the rows)."""
+    if suite.pushdown:
+        from checks import pushdown
+
+        return pushdown.run(suite, sources, examples)
     return validate(suite, suite.read(sources), examples=examples)
 
 
@@ -317,7 +329,7 @@ def validate(suite: Suite, frame: pd.DataFrame, examples: int = EXAMPLES) -> Che
             frame.iloc[0:0],
             suite.params,
         )
-    results = _run_great_expectations(suite.name, frame, expects)
+    results = run_great_expectations(suite.name, frame, expects)
     outcomes: list[ExpectationOutcome] = []
     failing: list[pd.DataFrame] = []
     for expect, (success, result) in zip(expects, results, strict=True):
@@ -326,20 +338,29 @@ def validate(suite: Suite, frame: pd.DataFrame, examples: int = EXAMPLES) -> Che
         if not success and index:
             rows = frame.loc[[i for i in index if i in frame.index][:examples]]
             failing.append(rows.assign(expectation=expect.label))
-    examples_frame = (
-        pd.concat(failing, ignore_index=True) if failing else frame.iloc[0:0].assign(expectation=[])
-    )
-    examples_frame = examples_frame[
-        ["expectation", *[c for c in examples_frame.columns if c != "expectation"]]
-    ]
+    return outcome(suite, len(frame), outcomes, failing, frame.iloc[0:0])
+
+
+def outcome(
+    suite: Suite,
+    rows: int,
+    outcomes: Sequence[ExpectationOutcome],
+    failing: Sequence[pd.DataFrame],
+    no_rows: pd.DataFrame,
+) -> CheckOutcome:
+    """The outcome of ``suite`` on ``rows`` rows: ``failing`` holds each failed expectation's
+    example rows, labelled in an ``expectation`` column (``no_rows``: the columns when none)."""
+    examples = pd.concat(failing, ignore_index=True) if failing else no_rows.assign(expectation=[])
     return CheckOutcome(
         suite=suite.name,
         asset=suite.asset,
         severity=suite.severity,
         passed=all(o.success for o in outcomes),
-        rows=len(frame),
+        rows=rows,
         expectations=tuple(outcomes),
-        failing_examples=examples_frame,
+        failing_examples=examples[
+            ["expectation", *[c for c in examples.columns if c != "expectation"]]
+        ],
         params=suite.params,
     )
 
@@ -360,7 +381,7 @@ def _observed(result: Mapping[str, Any], rows: int) -> tuple[dict[str, Any], lis
     return {"observed": plain(result.get("observed_value"))}, []
 
 
-def _run_great_expectations(
+def run_great_expectations(
     name: str, frame: pd.DataFrame, expects: Sequence[Expect]
 ) -> list[tuple[bool, dict[str, Any]]]:
     """(success, result) per expectation, in the order given."""
