@@ -9,7 +9,7 @@ great_expectations is imported only when a suite runs.
 >>> from pathlib import Path
 >>> suites = warehouse_suites(Thresholds())
 >>> sorted({".".join(s.asset) for s in suites})[:3]
-['analytics.churn_risk', 'analytics.ltv_model_params', 'analytics.user_rfm']
+['analytics.churn_risk', 'analytics.customer_ltv', 'analytics.ltv_model_params']
 """
 
 from __future__ import annotations
