@@ -1,12 +1,16 @@
 """`make bench`: generate the benchmark data once, run each case in a fresh process, report.
 
-    python -m bench [--only {ingest,dbt,clv,sync}] [--users N] [--days D] [--dbt-users N]
-                    [--dbt-days D] [--contacts N]
+    python -m bench [--only {ingest,dbt,clv,sync}] [--shape {small,big}] [--users N] [--days D]
+                    [--dbt-users N] [--dbt-days D] [--contacts N]
 
 Four benchmarks, all by default:
 
-- ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source;
-  results in bench/out/ingest.json and the "ingest results" section of docs/benchmarks.md;
+- ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source in
+  30 daily files, with 1% bad lines and 1% duplicates (bench/faulty.py); results in
+  bench/out/ingest.json and the "ingest results" section of docs/benchmarks.md. ``--shape big``
+  (not part of the default run) loads 3 Mixpanel days of about 300 MB each instead, with the
+  loader, with `recur run --select group:ingest` and with DuckDB: bench/out/ingest-big.json and
+  the "ingest big results" section;
 - dbt (bench/dbt_build.py): a full ``dbt build`` on ~10M events, then an incremental one after
   one more export day; results in bench/out/dbt.json and the "dbt results" section.
 - clv (bench/clv.py): fitting and scoring 1M customers with clv/ and with lifetimes; the
@@ -28,12 +32,14 @@ import time
 from pathlib import Path
 
 from bench import dbt_build
-from bench.ingest import CASES, DEFAULT_CASES
+from bench.faulty import faulty_copy
+from bench.ingest import BIG_CASES, CASES, DEFAULT_CASES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ingest results: start -->", "<!-- ingest results: end -->"
+BIG_START, BIG_END = "<!-- ingest big results: start -->", "<!-- ingest big results: end -->"
 DBT_START, DBT_END = "<!-- dbt results: start -->", "<!-- dbt results: end -->"
 BENCHMARKS = ("ingest", "dbt", "clv", "sync")
 CLV_START, CLV_END = "<!-- clv results: start -->", "<!-- clv results: end -->"
@@ -41,6 +47,8 @@ SYNC_START, SYNC_END = "<!-- sync results: start -->", "<!-- sync results: end -
 # ~0.51 exported events per person per day over 91 days (the generator's churn lowers it as the
 # window grows): 208,000 people give ~9.7M events, about 98 s to generate and 3.8 GB on disk.
 DBT_USERS, DBT_DAYS = 208_000, 91
+# The big-file shape: 3 Mixpanel days of about 300 MB (about 500k events) each.
+BIG_USERS, BIG_DAYS = 333_000, 3
 
 
 def generate(users: int, days: int) -> Path:
@@ -57,19 +65,22 @@ def table(results: list[dict]) -> str:
     by = {r["case"]: r for r in results}
     rows = [
         "| case | events | NDJSON MB | seconds | events/s | MB/s | peak memory MB | vs DuckDB scan "
-        "| vs pandas | every round s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| vs pandas | every round s | load avg (1 min) at each round's start |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
-        source = r["case"].split("-")[1]
+        source = r["case"].split()[0].split("-")[1]
         rate = r["events"] / r["seconds"]
         vs_duckdb = by[f"duckdb-{source}"]["seconds"] / r["seconds"]
-        vs_pandas = by[f"pandas-{source}"]["seconds"] / r["seconds"]
+        pandas = by.get(f"pandas-{source}")
+        vs_pandas = f"{pandas['seconds'] / r['seconds']:.1f}x" if pandas else ""
         rows.append(
             f"| {r['case']} | {r['events']:,} | {r['ndjson_mb']:,.0f} | {r['seconds']:.2f} | "
             f"{rate:,.0f} | {r['ndjson_mb'] / r['seconds']:,.0f} | {r['peak_rss_mb']:,.0f} | "
-            f"{vs_duckdb:.0%} | {vs_pandas:.1f}x | "
-            + ", ".join(f"{x:.2f}" for x in r.get("all_seconds", [r["seconds"]]))
+            f"{vs_duckdb:.0%} | {vs_pandas} | "
+            + ", ".join(f"{x:.2f}" for x in r["all_seconds"])
+            + " | "
+            + ", ".join(f"{x:.1f}" for x in r["all_loads"])
             + " |"
         )
     return "\n".join(rows)
@@ -86,46 +97,84 @@ def write_section(start: str, end: str, report: str, heading: str) -> None:
 
 
 def ingest(args: argparse.Namespace) -> None:
-    print(f"generating benchmark exports ({args.users:,} people, {args.days} days) ...")
-    exports = generate(args.users, args.days)
+    big = args.shape == "big"
+    users, days = (BIG_USERS, BIG_DAYS) if big else (args.users, args.days)
+    cases = args.cases or (BIG_CASES if big else DEFAULT_CASES)
+    print(f"generating benchmark exports ({users:,} people, {days} days) ...")
+    clean = generate(users, days)
+    sources = tuple(dict.fromkeys(case.split("-")[1] for case in cases))
+    print(f"copying them with 1% bad lines and 1% duplicates ({', '.join(sources)}) ...")
+    exports = faulty_copy(clean, OUT / f"{clean.name}-faulty-{'-'.join(sources)}", sources)
     # Rounds interleave the cases, so a slow spell of the machine hits all of them; each case keeps
     # its best round (its peak memory is the largest of its rounds).
-    runs: dict[str, list[dict]] = {case: [] for case in args.cases}
+    # (label, case, environment): with --baseline, Recur's cases once more on the code of that
+    # checkout (first on sys.path), side by side in the same rounds.
+    env = os.environ | {"DO_NOT_TRACK": "1"}
+    runners = [(case, case, env) for case in cases]
+    if args.baseline:
+        base = env | {"PYTHONPATH": str(args.baseline.resolve())}
+        runners += [(f"{case} (baseline)", case, base) for case in cases if case.startswith("recur")]
+    for _, case, environ in runners:  # dbt's manifest, which a run's definitions read, made now
+        if case.startswith("recurrun"):
+            subprocess.run(
+                [sys.executable, "-c", "import orchestration.dbt_project"],
+                check=True,
+                env=environ,
+                cwd=environ.get("PYTHONPATH", ROOT),
+            )
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in runners}
     for round_ in range(1, args.repeats + 1):
-        for case in args.cases:
+        for label, case, environ in runners:
+            folder = clean if case.startswith("pandas") else exports
             done = subprocess.run(
-                [sys.executable, "-m", "bench.ingest", case, str(exports), str(OUT)],
+                [sys.executable, str(ROOT / "bench" / "ingest.py"), case, str(folder), str(OUT)],
                 check=True,
                 capture_output=True,
                 text=True,
                 cwd=ROOT,
+                env=environ,
             )
-            runs[case].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            last = runs[case][-1]
-            print(f"  round {round_} {case}: {last['seconds']:.2f} s, {last['peak_rss_mb']:.0f} MB")
+            runs[label].append(json.loads(done.stdout.strip().splitlines()[-1]) | {"case": label})
+            last = runs[label][-1]
+            print(f"  round {round_} {label}: {last['seconds']:.2f} s, {last['peak_rss_mb']:.0f} MB")
     results = [
         min(rounds, key=lambda r: r["seconds"])
         | {
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rounds),
             "all_seconds": [r["seconds"] for r in rounds],
+            "all_loads": [r["load_1m"] for r in rounds],
         }
         for rounds in runs.values()
     ]
-    (OUT / "ingest.json").write_text(json.dumps(results, indent=2))
+    (OUT / ("ingest-big.json" if big else "ingest.json")).write_text(json.dumps(results, indent=2))
+    faults = json.loads((exports / "faults.json").read_text())
+    command = "python -m bench --only ingest " + (
+        "--shape big" if big else f"--users {args.users} --days {args.days}"
+    )
+    if args.baseline:
+        command += f" --baseline {args.baseline}"
+    start, end = (BIG_START, BIG_END) if big else (START, END)
     report = "\n".join(
         [
-            START,
-            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
-            f"{platform.python_version()}, `python -m bench --only ingest --users {args.users} "
-            f"--days {args.days} --repeats {args.repeats}`; best of {args.repeats} interleaved "
-            "rounds (every round's seconds in the last column):",
+            start,
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {platform.machine()} "
+            f"({os.cpu_count()} cores), Python {platform.python_version()}, `{command} "
+            f"--repeats {args.repeats}`: {users:,} people over {days} days, "
+            + "; ".join(
+                f"{source} {f['lines']:,} lines of which {f['bad']:,} bad and "
+                f"{f['duplicates']:,} exact duplicates"
+                for source, f in faults.items()
+            )
+            + f" (`{exports.relative_to(ROOT)}`; the pandas cases read the clean copy). Best of "
+            f"{args.repeats} interleaved rounds; every round's seconds and the 1-minute load "
+            "average at its start in the last columns:",
             "",
             table(results),
-            END,
+            end,
         ]
     )
     print("\n" + report)
-    write_section(START, END, report, "## Ingest")
+    write_section(start, end, report, "## Ingest")
 
 
 def dbt(args: argparse.Namespace) -> None:
@@ -224,9 +273,18 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=75_000, help="ingest: people")
     parser.add_argument("--days", type=int, default=30, help="ingest: days")
     parser.add_argument(
-        "--cases", nargs="*", default=DEFAULT_CASES, choices=CASES, help="ingest: cases"
+        "--shape",
+        choices=("small", "big"),
+        default="small",
+        help="ingest: 30 small daily files (--users, --days) or 3 Mixpanel days of ~300 MB",
     )
+    parser.add_argument("--cases", nargs="*", choices=CASES, help="ingest: cases")
     parser.add_argument("--repeats", type=int, default=3, help="ingest: rounds, best one kept")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="ingest: a checkout of earlier code (`git archive`), whose loader runs beside",
+    )
     parser.add_argument("--dbt-users", type=int, default=DBT_USERS, help="dbt: people")
     parser.add_argument("--dbt-days", type=int, default=DBT_DAYS, help="dbt: days (> 90)")
     parser.add_argument("--contacts", type=int, default=20_000, help="sync: contacts")

@@ -4,12 +4,18 @@ Each case runs in its own process so that its peak memory (ru_maxrss) is its own
 
     python -m bench.ingest CASE EXPORTS WORKDIR    # prints one JSON line
 
+EXPORTS are the benchmark's exports with faults (bench/faulty.py: about 1% bad lines and 1% exact
+duplicates); the pandas cases, which cannot read a bad line, are given the clean exports.
+
 Cases:
 
 - ``recur-<source>``: validate, de-duplicate, quarantine and ledger every export day into a fresh
   warehouse file (``sources.loader.load_days``);
-- ``duckdb-<source>``: ``create table as select * from read_ndjson(...)`` into a fresh file, the
-  practical limit here;
+- ``recurrun-<source>``: ``recur run --select group:ingest`` on the exports folder (which should
+  hold only ``<source>``), end to end in its own process: Python and Dagster start, the loader,
+  the ledger checks; peak memory is the child's;
+- ``duckdb-<source>``: ``create table as select * from read_ndjson(..., ignore_errors = true)``
+  into a fresh file (bad lines skipped, duplicates kept), the practical limit here;
 - ``pandas-<source>``: ``pandas.read_json(lines=True)`` per file, concatenated, nested objects
   turned into JSON text and the frame written to a fresh DuckDB file, a load like the others;
 - ``pandasread-<source>``: the ``read_json`` part alone.
@@ -22,6 +28,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
+import subprocess
 import sys
 import time
 import zipfile
@@ -30,14 +38,17 @@ from pathlib import Path
 CASES = [
     f"{tool}-{source}"
     for source in ("mixpanel", "amplitude")
-    for tool in ("recur", "duckdb", "pandas", "pandasread")
+    for tool in ("recur", "recurrun", "duckdb", "pandas", "pandasread")
 ]
-DEFAULT_CASES = [case for case in CASES if not case.startswith("pandasread")]
+DEFAULT_CASES = [case for case in CASES if case.split("-")[0] in ("recur", "duckdb", "pandas")]
+# 3 Mixpanel days of about 300 MB each (the big-file shape, `python -m bench --shape big`).
+BIG_CASES = ["recur-mixpanel", "recurrun-mixpanel", "duckdb-mixpanel"]
+RECUR = Path(sys.executable).with_name("recur")
 
 
 def unpacked_amplitude(exports: Path, workdir: Path) -> list[Path]:
     """The Amplitude members as plain .json.gz files (for the baselines, which cannot read zips)."""
-    folder = workdir / "amplitude-members"
+    folder = workdir / f"amplitude-members-{exports.name}"
     if not folder.is_dir():
         folder.mkdir(parents=True)
         for archive_path in sorted((exports / "amplitude").glob("*.zip")):
@@ -72,8 +83,11 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     files = input_files(source, exports, workdir)
     database = workdir / f"{case}.duckdb"
     database.unlink(missing_ok=True)
+    load_1m = os.getloadavg()[0]
     started = time.perf_counter()
-    if tool == "recur":
+    if tool == "recurrun":
+        events = _recur_run(exports, workdir, database)
+    elif tool == "recur":
         from sources import layout
         from sources.loader import load_days
         from sources.settings import IngestSettings
@@ -91,7 +105,10 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
 
         with duckdb.connect(str(database)) as con:
             paths = [str(f) for f in files]
-            con.execute("create table events as select * from read_ndjson(?)", [paths])
+            con.execute(
+                "create table events as select * from read_ndjson(?, ignore_errors = true)",
+                [paths],
+            )
             events = con.execute("select count(*) from events").fetchone()[0]
     else:
         import duckdb
@@ -107,13 +124,41 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
         events = len(frame)
     seconds = time.perf_counter() - started
     database.unlink(missing_ok=True)
+    peak = max(
+        resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     return {
         "case": case,
         "events": int(events),
         "seconds": round(seconds, 3),
         "ndjson_mb": round(ndjson_bytes(files) / 1e6, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak / 1024, 1),
+        "load_1m": round(load_1m, 2),
     }
+
+
+def _recur_run(exports: Path, workdir: Path, database: Path) -> int:
+    """``recur run --select group:ingest`` in a fresh Dagster home; the events it loaded."""
+    home = workdir / "dagster-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = os.environ | {
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(database),
+        "RECUR_STATE": str(workdir / "state.duckdb"),
+        "DAGSTER_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+    }
+    (workdir / "state.duckdb").unlink(missing_ok=True)
+    done = subprocess.run(
+        [str(RECUR), "run", "--select", "group:ingest"], env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"recur run failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute("select sum(loaded) from raw.load_ledger").fetchone()[0]
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def parse_sql(settings: IngestSettings) -> tuple[str, dict[str, object]]:
         f"""
     create or replace temp table _parsed as
     with rec as (
-        select file, partition, line_number, line, try(from_json(line, '{_SPEC}')) as r
+        select file, partition, line_number, line, {validation.parsed_object("line", _SPEC)} as r
         from _lines
     ),
     typed as (

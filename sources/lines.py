@@ -190,6 +190,11 @@ def read(
     return counts
 
 
+def drop_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the lines' text once it has been parsed (``_line_rejects`` and the counts stay)."""
+    con.execute("drop view if exists _lines; drop table if exists _file_lines")
+
+
 def drop(con: duckdb.DuckDBPyConnection) -> None:
     """Drop what :func:`read` created, once the lines have been parsed."""
     con.execute(

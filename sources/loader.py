@@ -199,14 +199,17 @@ def load_days(
                 results[day] = PartitionLoad(source, day, True, _ledger(con, source, day))
                 continue
             folder = Path(tmp) / day.isoformat()
-            batch.append(_prepare(source, day, files, prints, folder, settings))
-            batch_bytes += batch[-1].text_bytes
-            if batch_bytes >= BATCH_BYTES:
+            prepared = _prepare(source, day, files, prints, folder, settings)
+            # A day that would take the batch past its size starts the next one: a big day is a
+            # batch of its own, never on top of others.
+            if batch and batch_bytes + prepared.text_bytes > BATCH_BYTES:
                 results.update(_load_batch(con, source, batch, settings, Path(tmp)))
                 batch, batch_bytes = [], 0
-                _clear(Path(tmp))
+                _clear(Path(tmp), keep=folder)
                 if progress and len(results) < len(days):
                     progress(len(results), len(days))
+            batch.append(prepared)
+            batch_bytes += prepared.text_bytes
         if batch:
             results.update(_load_batch(con, source, batch, settings, Path(tmp)))
     if progress:
@@ -214,10 +217,11 @@ def load_days(
     return [results[day] for day in days]
 
 
-def _clear(folder: Path) -> None:
-    """Remove the inflated files of a loaded batch."""
+def _clear(folder: Path, keep: Path) -> None:
+    """Remove the inflated files of a loaded batch (``keep``: the next day's)."""
     for path in folder.iterdir():
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path != keep:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _load_batch(
@@ -234,6 +238,7 @@ def _load_batch(
     counts = {name: FileCounts(name, lines_read=n) for name, n in read.items()}
     counts |= {name: FileCounts(name) for d in batch for name in d.empty}
     con.execute(*module.parse_sql(settings))
+    lines.drop_text(con)  # the parsed rows hold what is kept of the text: free it before writing
     # Duplicates are few: find the keys held by more than one valid row on a narrow projection,
     # then rank only the rows holding them and keep the rest by anti-join, so the wide rows are
     # never sorted or windowed (this halves the load time of a 1M-event day).

@@ -19,6 +19,17 @@ FUTURE_TOLERANCE_DAYS = 1
 TERMINATED_EARLY = "terminated early"
 
 
+def parsed_object(line: str, spec: str) -> str:
+    """A SQL expression: ``line`` parsed with ``from_json`` into the struct ``spec``, null when it
+    does not parse (then :func:`unparsed_reason` says why).
+
+    ``try()`` alone would do, but when one row of a vector fails, DuckDB evaluates the whole vector
+    again row by row: with 1% bad lines almost every vector of 2,048 holds one, and parsing took
+    twice as long. ``json_valid`` (a fifth of the cost of parsing) keeps the bad lines out first.
+    """
+    return f"case when json_valid({line}) then try(from_json({line}, '{spec}')) end"
+
+
 def unparsed_reason(line: str) -> str:
     """A SQL expression: why ``line``, which did not parse as a JSON object, was quarantined.
 
