@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from checks.errors import CheckError
-from checks.suite import Sources, Suite, between, plain
+from checks.suite import Reader, Sources, Suite, between, plain
 from checks.thresholds import Thresholds
 from syncs.emails import (
     EmailColumn,
@@ -136,7 +136,11 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
     max_share = t.max_invalid_email_share
 
     def read(sources: Sources) -> pd.DataFrame:
-        present = set(sources.query(f"describe {spec.relation}")["column_name"])
+        with sources.queries() as query:
+            return summarize(query)
+
+    def summarize(query: Reader) -> pd.DataFrame:
+        present = set(query(f"describe {spec.relation}")["column_name"])
         missing = [c.column for c in columns if c.column not in present]
         if missing:
             raise CheckError(
@@ -165,8 +169,8 @@ def sync_emails_suite(spec: SyncSpec, t: Thresholds) -> Suite | None:
             f"select {', '.join([*(_q(c) for c in ids), *values])} from {spec.relation})"
         )
         # Counted in DuckDB; only the examples are read (an audience can have millions).
-        counts = sources.query(f"select count(*), count(problem) from ({rows})")
-        invalid = sources.query(
+        counts = query(f"select count(*), count(problem) from ({rows})")
+        invalid = query(
             f"select * from ({rows}) where problem is not null order by "
             f"{', '.join(str(i + 1) for i in range(len(ids) + len(values)))} "
             f"limit {int(t.examples)}"

@@ -25,7 +25,7 @@ import pandas as pd
 from checks.errors import SuiteError
 
 if TYPE_CHECKING:
-    from checks.suite import CheckOutcome, Expect, Sources, Suite
+    from checks.suite import CheckOutcome, Expect, Reader, Sources, Suite
 
 FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
 
@@ -78,11 +78,10 @@ def unexpected_condition(expect: Expect, types: Mapping[str, str]) -> str:
 
 
 def count_unexpected(
-    suite: Suite, sources: Sources, expects: Sequence[Expect]
+    rows_sql: str, query: Reader, expects: Sequence[Expect]
 ) -> tuple[int, list[str], list[int]]:
     """The row count, each expectation's unexpected-row condition and its count, in one scan."""
-    rows_sql = str(suite.query)
-    described = sources.query(f"describe {rows_sql}")
+    described = query(f"describe {rows_sql}")
     types = {
         name: str(kind).split("(")[0].upper()
         for name, kind in zip(described["column_name"], described["column_type"], strict=True)
@@ -91,7 +90,7 @@ def count_unexpected(
     counts = "".join(
         f", count(*) filter (where {c}) as unexpected_{i}" for i, c in enumerate(conditions)
     )
-    frame = sources.query(f"select count(*) as rows{counts} from ({rows_sql}) as suite_rows")
+    frame = query(f"select count(*) as rows{counts} from ({rows_sql}) as suite_rows")
     row = frame.iloc[0]
     return int(row["rows"]), conditions, [int(row[f"unexpected_{i}"]) for i in range(len(expects))]
 
@@ -107,30 +106,32 @@ def run(suite: Suite, sources: Sources, examples: int) -> CheckOutcome:
     )
 
     expects = list(suite.expectations(pd.DataFrame()))
-    rows, conditions, unexpected = count_unexpected(suite, sources, expects)
+    with sources.queries() as query:
+        rows, conditions, unexpected = count_unexpected(str(suite.query), query, expects)
+        found = {
+            i: query(
+                f"select * from ({suite.query}) as suite_rows where {conditions[i]}"
+                f"{f' order by {suite.order_by}' if suite.order_by else ''} limit {int(examples)}"
+            )
+            for i, n in enumerate(unexpected)
+            if n
+        }
     counts = pd.DataFrame({f"unexpected_{i}": [n] for i, n in enumerate(unexpected)})
     judged = run_great_expectations(
         suite.name,
         counts,
         [between(f"unexpected_{i}", e.label, max_value=0) for i, e in enumerate(expects)],
     )
-    order = f" order by {suite.order_by}" if suite.order_by else ""
     outcomes, failing = [], []
-    for expect, condition, n, (success, _) in zip(
-        expects, conditions, unexpected, judged, strict=True
-    ):
-        found = pd.DataFrame()
+    for i, (expect, n, (success, _)) in enumerate(zip(expects, unexpected, judged, strict=True)):
+        examples_of = found.get(i, pd.DataFrame())
         if not success:
-            found = sources.query(
-                f"select * from ({suite.query}) as suite_rows where {condition}{order} "
-                f"limit {int(examples)}"
-            )
-            failing.append(found.assign(expectation=expect.label))
+            failing.append(examples_of.assign(expectation=expect.label))
         column = expect.kwargs["column"]
         observed = {
             "unexpected": n,
             "rows": rows,
-            "values": plain(found[column].tolist()) if column in found else [],
+            "values": plain(examples_of[column].tolist()) if column in examples_of else [],
         }
         outcomes.append(ExpectationOutcome(expect.label, expect.type, success, observed))
     return outcome(suite, rows, outcomes, failing, pd.DataFrame())

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -128,7 +129,13 @@ class Sources:
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
         """``sql`` on the warehouse, through a read-only connection closed right after."""
-        return _read(self.warehouse, sql, params)
+        with _reader(self.warehouse) as read:
+            return read(sql, params)
+
+    def queries(self) -> AbstractContextManager[Reader]:
+        """A function that runs SQL on the warehouse through one read-only connection, open
+        until the ``with`` block ends (opening one costs about 0.1 s on a big warehouse)."""
+        return _reader(self.warehouse)
 
     def state_query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
@@ -136,18 +143,28 @@ class Sources:
         """``sql`` on the sync state file; None when there is no state file yet."""
         if self.state is None or not Path(self.state).exists():
             return None
-        return _read(Path(self.state), sql, params)
+        with _reader(Path(self.state)) as read:
+            return read(sql, params)
 
 
-def _read(path: Path, sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> pd.DataFrame:
+Reader = Callable[..., pd.DataFrame]
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[Reader]:
     if not Path(path).exists():
         raise SuiteError(f"{path} does not exist: build the warehouse first (recur run)")
     con = duckdb.connect(str(path), read_only=True)
+
+    def read(sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        try:
+            return con.execute(sql, params).df() if params is not None else con.sql(sql).df()
+        except duckdb.CatalogException as exc:
+            raise SuiteError(f"{path}: {exc}; build the table first (recur run)") from exc
+
     try:
         con.execute("set TimeZone = 'UTC'")
-        return con.execute(sql, params).df() if params is not None else con.sql(sql).df()
-    except duckdb.CatalogException as exc:
-        raise SuiteError(f"{path}: {exc}; build the table first (recur run)") from exc
+        yield read
     finally:
         con.close()
 
