@@ -5,7 +5,8 @@ Each case runs in its own process so that its peak memory (ru_maxrss) is its own
     python -m bench.ingest CASE EXPORTS WORKDIR    # prints one JSON line
 
 EXPORTS are the benchmark's exports with faults (bench/faulty.py: about 1% bad lines and 1% exact
-duplicates); the pandas cases, which cannot read a bad line, are given the clean exports.
+duplicates); the pandas cases, which cannot read a bad line, and ``duckdbclean`` are given the
+clean exports.
 
 Cases:
 
@@ -16,6 +17,7 @@ Cases:
   the ledger checks; peak memory is the child's;
 - ``duckdb-<source>``: ``create table as select * from read_ndjson(..., ignore_errors = true)``
   into a fresh file (bad lines skipped, duplicates kept), the practical limit here;
+- ``duckdbclean-<source>``: the same on the clean exports (no bad lines, no duplicates);
 - ``pandas-<source>``: ``pandas.read_json(lines=True)`` per file, concatenated, nested objects
   turned into JSON text and the frame written to a fresh DuckDB file, a load like the others;
 - ``pandasread-<source>``: the ``read_json`` part alone.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -38,11 +41,15 @@ from pathlib import Path
 CASES = [
     f"{tool}-{source}"
     for source in ("mixpanel", "amplitude")
-    for tool in ("recur", "recurrun", "duckdb", "pandas", "pandasread")
+    for tool in ("recur", "recurrun", "duckdb", "duckdbclean", "pandas", "pandasread")
 ]
-DEFAULT_CASES = [case for case in CASES if case.split("-")[0] in ("recur", "duckdb", "pandas")]
+DEFAULT_CASES = [
+    case for case in CASES if case.split("-")[0] in ("recur", "duckdb", "duckdbclean", "pandas")
+]
 # 3 Mixpanel days of about 300 MB each (the big-file shape, `python -m bench --shape big`).
-BIG_CASES = ["recur-mixpanel", "recurrun-mixpanel", "duckdb-mixpanel"]
+BIG_CASES = ["recur-mixpanel", "recurrun-mixpanel", "duckdb-mixpanel", "duckdbclean-mixpanel"]
+# Cases given the clean exports (pandas cannot read a bad line).
+CLEAN_TOOLS = ("duckdbclean", "pandas", "pandasread")
 RECUR = Path(sys.executable).with_name("recur")
 
 
@@ -85,8 +92,9 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     database.unlink(missing_ok=True)
     load_1m = os.getloadavg()[0]
     started = time.perf_counter()
+    runs = None
     if tool == "recurrun":
-        events = _recur_run(exports, workdir, database)
+        events, runs = _recur_run(exports, workdir, database)
     elif tool == "recur":
         from sources import layout
         from sources.loader import load_days
@@ -100,7 +108,7 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
             days = layout.export_days(exports, source)
             loads = load_days(con, exports, source, days, settings=settings)
             events = sum(r.loaded for r in loads)
-    elif tool == "duckdb":
+    elif tool in ("duckdb", "duckdbclean"):
         import duckdb
 
         with duckdb.connect(str(database)) as con:
@@ -134,11 +142,13 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
         "ndjson_mb": round(ndjson_bytes(files) / 1e6, 1),
         "peak_rss_mb": round(peak / 1024, 1),
         "load_1m": round(load_1m, 2),
-    }
+    } | ({"runs": runs} if runs else {})
 
 
-def _recur_run(exports: Path, workdir: Path, database: Path) -> int:
-    """``recur run --select group:ingest`` in a fresh Dagster home; the events it loaded."""
+def _recur_run(exports: Path, workdir: Path, database: Path) -> tuple[int, list]:
+    """``recur run --select group:ingest`` in a fresh Dagster home: the events it loaded and
+    (name, ok or FAILED, seconds) of each of its Dagster runs (a failed check fails a run, and
+    the command goes on with the next)."""
     home = workdir / "dagster-home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -153,12 +163,17 @@ def _recur_run(exports: Path, workdir: Path, database: Path) -> int:
     done = subprocess.run(
         [str(RECUR), "run", "--select", "group:ingest"], env=env, capture_output=True, text=True
     )
-    if done.returncode:
+    # "[1/2] mixpanel_days (3 days, ...): ok (12.3 s)": each Dagster run of the command
+    runs = re.findall(r"^\[\d+/\d+\] (.*?): (ok|FAILED) \(([\d.]+) s\)$", done.stdout, re.M)
+    if not runs:
         raise RuntimeError(f"recur run failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as con:
-        return con.execute("select sum(loaded) from raw.load_ledger").fetchone()[0]
+        events = con.execute(
+            "select sum(loaded) from raw.load_ledger where source in ('mixpanel', 'amplitude')"
+        ).fetchone()[0]
+    return events, [(label.split(" (")[0], status, float(s)) for label, status, s in runs]
 
 
 if __name__ == "__main__":
