@@ -153,6 +153,8 @@ def ingest(args: argparse.Namespace) -> None:
     command = "python -m bench --only ingest " + (
         "--shape big" if big else f"--users {args.users} --days {args.days}"
     )
+    if args.cases:
+        command += " --cases " + " ".join(args.cases)
     if args.baseline:
         command += f" --baseline {args.baseline}"
     start, end = (BIG_START, BIG_END) if big else (START, END)
