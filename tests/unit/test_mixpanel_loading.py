@@ -285,6 +285,29 @@ def test_load_days_reports_progress_in_days(warehouse, tmp_path, monkeypatch):
     assert ticks == [(1, 3), (2, 3), (3, 3)]
 
 
+def test_a_big_day_is_a_batch_of_its_own(warehouse, tmp_path, monkeypatch):
+    """Days share a batch up to BATCH_BYTES of text; a day that would take a batch past it starts
+    the next one, so a big day is never loaded on top of others (peak memory follows the batch)."""
+    days = [date(2026, 1, d) for d in (1, 2, 3, 4)]
+    sizes = {1: 1, 2: 1, 3: 40, 4: 1}
+    for day in days:
+        lines = [mixpanel_line(time=T + i, distinct_id="u1") for i in range(sizes[day.day])]
+        write_mixpanel_day(tmp_path, day.isoformat(), lines)
+    small = (tmp_path / "mixpanel" / "2026-01-01.jsonl").stat().st_size
+    monkeypatch.setattr(loader, "BATCH_BYTES", 3 * small)
+    batches = []
+    load_batch = loader._load_batch
+
+    def recorded(con, source, batch, settings, scratch):
+        batches.append([d.day.day for d in batch])
+        return load_batch(con, source, batch, settings, scratch)
+
+    monkeypatch.setattr(loader, "_load_batch", recorded)
+    loaded = loader.load_days(warehouse, tmp_path, "mixpanel", days)
+    assert batches == [[1, 2], [3], [4]]
+    assert [r.loaded for r in loaded] == [1, 1, 40, 1]
+
+
 def test_property_bags_are_stored_with_zstd(warehouse, tmp_path):
     """raw keeps whole JSON bags; zstd writes them about 3x faster than DuckDB's default for
     strings (docs/benchmarks.md, Ingest), so the column must keep asking for it."""
