@@ -1,9 +1,9 @@
 """`make bench`: generate the benchmark data once, run each case in a fresh process, report.
 
-    python -m bench [--only {ingest,dbt,clv,sync}] [--shape {small,big}] [--users N] [--days D]
+    python -m bench [--only {ingest,dbt,clv,sync,checks}] [--shape {small,big}] [--users N] [--days D]
                     [--dbt-users N] [--dbt-days D] [--contacts N]
 
-Four benchmarks, all by default:
+Five benchmarks, all by default:
 
 - ingest (bench/ingest.py): Recur's loader against DuckDB and pandas on ~1M events per source in
   30 daily files, with 1% bad lines and 1% duplicates (bench/faulty.py); results in
@@ -18,6 +18,9 @@ Four benchmarks, all by default:
 - sync (bench/sync.py): 20k contacts to the sandbox HubSpot at 190 requests / 10 s, answered at
   once and after a 0.4 s median (1.5 s p99) latency, each with a re-run with nothing changed;
   the "sync results" section.
+- checks (bench/checks.py): every quality suite of a daily run on the dbt benchmark's ~10M events
+  (whole project built, one more day loaded and built), as Recur runs them and with every suite's
+  rows read into pandas; the "checks results" section.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ingest results: start -->", "<!-- ingest results: end -->"
 BIG_START, BIG_END = "<!-- ingest big results: start -->", "<!-- ingest big results: end -->"
 DBT_START, DBT_END = "<!-- dbt results: start -->", "<!-- dbt results: end -->"
-BENCHMARKS = ("ingest", "dbt", "clv", "sync")
+BENCHMARKS = ("ingest", "dbt", "clv", "sync", "checks")
 CLV_START, CLV_END = "<!-- clv results: start -->", "<!-- clv results: end -->"
+CHECKS_START, CHECKS_END = "<!-- checks results: start -->", "<!-- checks results: end -->"
 SYNC_START, SYNC_END = "<!-- sync results: start -->", "<!-- sync results: end -->"
 # ~0.51 exported events per person per day over 91 days (the generator's churn lowers it as the
 # window grows): 208,000 people give ~9.7M events, about 98 s to generate and 3.8 GB on disk.
@@ -115,7 +119,9 @@ def ingest(args: argparse.Namespace) -> None:
     runners = [(case, case, env) for case in cases]
     if args.baseline:
         base = env | {"PYTHONPATH": str(args.baseline.resolve())}
-        runners += [(f"{case} (baseline)", case, base) for case in cases if case.startswith("recur")]
+        runners += [
+            (f"{case} (baseline)", case, base) for case in cases if case.startswith("recur")
+        ]
     for _, case, environ in runners:  # dbt's manifest, which a run's definitions read, made now
         if case.startswith("recurrun"):
             subprocess.run(
@@ -138,7 +144,9 @@ def ingest(args: argparse.Namespace) -> None:
             )
             runs[label].append(json.loads(done.stdout.strip().splitlines()[-1]) | {"case": label})
             last = runs[label][-1]
-            print(f"  round {round_} {label}: {last['seconds']:.2f} s, {last['peak_rss_mb']:.0f} MB")
+            print(
+                f"  round {round_} {label}: {last['seconds']:.2f} s, {last['peak_rss_mb']:.0f} MB"
+            )
     results = [
         min(rounds, key=lambda r: r["seconds"])
         | {
@@ -246,6 +254,14 @@ def clv(args: argparse.Namespace) -> None:
     write_section(CLV_START, CLV_END, report, "## Predicted LTV: clv/ against lifetimes")
 
 
+def checks(args: argparse.Namespace) -> None:
+    """Every quality suite of a daily run on the dbt benchmark's ~10M events (bench/checks.py)."""
+    subprocess.run([sys.executable, "-m", "bench.checks"], check=True, cwd=ROOT)
+    report = (OUT / "checks.md").read_text().rstrip()
+    report = "\n".join([CHECKS_START, report, CHECKS_END])
+    write_section(CHECKS_START, CHECKS_END, report, "## Checks on 10M events")
+
+
 def sync(args: argparse.Namespace) -> None:
     """Sync contacts to the sandbox HubSpot at its rate limit (bench/sync.py)."""
     command = ["-m", "bench.sync", "--contacts", str(args.contacts)]
@@ -320,6 +336,8 @@ def main() -> int:
         clv(args)
     if args.only in (None, "sync"):
         sync(args)
+    if args.only in (None, "checks"):
+        checks(args)
     return 0
 
 

@@ -75,17 +75,24 @@ def run_suites(warehouse: Path, manifest_path: Path, mode: str) -> dict:
     }
 
 
-def run(exports: Path, workdir: Path) -> dict:
-    """Build the warehouse, run the daily day, then both passes of the suites."""
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+def run(exports: Path, workdir: Path, reuse: bool = False) -> dict:
+    """Build the warehouse, run the daily day, then both passes of the suites (``reuse``: keep
+    the warehouse and the build steps an earlier run left in ``workdir``, run the suites again)."""
+    saved = workdir / "steps.json"
+    if not (reuse and saved.exists()):
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
     database = workdir / "warehouse.duckdb"
     env = os.environ | {"DO_NOT_TRACK": "1", "RECUR_WAREHOUSE": str(database)}
+    built: dict[str, dict] = json.loads(saved.read_text()) if saved.exists() else {}
     steps: dict[str, dict] = {}
 
     def step(name: str, command: list[str]) -> dict:
+        if name in built:  # --reuse: the warehouse of an earlier run, up to this step
+            steps[name] = built[name]
+            return steps[name]
         steps[name] = dbt_build.measured(command, workdir / f"{name}.log", env)
+        saved.write_text(json.dumps(steps, indent=2))
         print(f"  {name}: {steps[name]['seconds']:.1f} s, {steps[name]['peak_rss_mb']:,.0f} MB")
         return steps[name]
 
@@ -144,7 +151,7 @@ def table(result: dict) -> str:
         )
         rows.append(
             f"| {label} | {s['seconds']:.1f} | {s['peak_rss_mb']:,.0f} | {share} | "
-            f"{s['load_before']:.1f} |"
+            f"{s['load_before']} |"
         )
     rows.append(f"| **daily run** (the two steps above) | **{daily:.1f}** | | 100% | |")
     for mode, label in [
@@ -155,7 +162,7 @@ def table(result: dict) -> str:
         checks = s["seconds"] - s["import_seconds"]
         rows.append(
             f"| {label}: process | {s['seconds']:.1f} | {s['peak_rss_mb']:,.0f} | "
-            f"{s['seconds'] / daily:.0%} | {s['load_before']:.1f} |"
+            f"{s['seconds'] / daily:.0%} | {s['load_before']} |"
         )
         rows.append(
             f"| {label}: without great-expectations' import ({s['import_seconds']:.1f} s) | "
@@ -186,9 +193,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exports", type=Path, help="export folder (default: the dbt benchmark's)")
     parser.add_argument("--workdir", type=Path, default=OUT / "checks")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the built warehouse, time the suites again"
+    )
     args = parser.parse_args()
     exports = args.exports or generate(DBT_USERS, DBT_DAYS)
-    result = run(exports, args.workdir)
+    result = run(exports, args.workdir, args.reuse)
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "checks.json").write_text(json.dumps(result, indent=2))
     heading = (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} cores), "
@@ -198,7 +209,9 @@ def main() -> int:
         f"{result['steps']['build_full']['method']}; load average: the 1-minute one when each "
         "step started."
     )
-    print(heading + "\n\n" + table(result))
+    report = heading + "\n\n" + table(result)
+    (OUT / "checks.md").write_text(report + "\n")
+    print(report)
     return 0
 
 
