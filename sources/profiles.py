@@ -48,21 +48,7 @@ def load_profiles(
     if not force and prints == recorded:
         return True, _counts(con), time.perf_counter() - started
 
-    con.execute("create or replace temp table _pages (file varchar, line_number bigint, p json)")
-    for page in pages:
-        try:
-            con.execute(
-                """insert into _pages
-                   select ?, i, results[i] from (
-                       select results, unnest(generate_series(1, len(results))) as i
-                       from read_json(?, columns = {'results': 'JSON[]'}, format = 'unstructured'))""",
-                [names[page], str(page)],
-            )
-        except duckdb.Error as exc:
-            raise UnreadableFileError(
-                f"cannot read the Engage page {page}: {exc}. Expected an Engage API response "
-                'with a "results" list; export the profiles again'
-            ) from exc
+    _read_pages(con, pages, names)
     con.execute(
         f"""
         create or replace temp table _profiles as
@@ -105,17 +91,26 @@ def load_profiles(
                from _profiles where reason is not null""",
             [SOURCE],
         )
-        con.executemany(
+        # One statement for all pages (one per page ranked every profile again for each page);
+        # a page without profiles still gets its line, of zeros.
+        ledger = sorted(prints)
+        con.execute(
             """insert into raw.load_ledger
-               select ?, ?, null, count(*), count(*) filter (where kept),
-                      count(*) filter (where reason is null and not kept),
-                      count(*) filter (where reason is not null), now()::timestamp, ?, ?
-               from (select *, reason is null and row_number() over (
-                         partition by reason is null, distinct_id
-                         order by file desc, line_number desc) = 1 as kept
-                     from _profiles)
-               where file = ?""",
-            [[SOURCE, name, name, fp, name] for name, fp in sorted(prints)],
+               select ?, f.file, null, coalesce(n.lines_read, 0), coalesce(n.loaded, 0),
+                      coalesce(n.duplicates, 0), coalesce(n.quarantined, 0), now()::timestamp,
+                      f.file, f.fingerprint
+               from (select unnest(?) as file, unnest(?) as fingerprint) f
+               left join (
+                   select file, count(*) as lines_read, count(*) filter (where kept) as loaded,
+                          count(*) filter (where reason is null and not kept) as duplicates,
+                          count(*) filter (where reason is not null) as quarantined
+                   from (select *, reason is null and row_number() over (
+                             partition by reason is null, distinct_id
+                             order by file desc, line_number desc) = 1 as kept
+                         from _profiles)
+                   group by file) n using (file)
+               order by f.file""",
+            [SOURCE, [name for name, _ in ledger], [fp for _, fp in ledger]],
         )
         con.execute("commit")
     except BaseException:
@@ -124,6 +119,41 @@ def load_profiles(
     finally:
         con.execute("drop table if exists _pages; drop table if exists _profiles")
     return False, _counts(con), time.perf_counter() - started
+
+
+_PAGES = "read_json({}, columns = {{'results': 'JSON[]'}}, format = 'unstructured', filename = true)"
+
+
+def _read_pages(con: duckdb.DuckDBPyConnection, pages: list[Path], names: dict[Path, str]) -> None:
+    """Every profile of ``pages`` into ``_pages`` (file, line_number, p), in one scan; when the
+    scan fails, the page that breaks it is named."""
+    con.execute(
+        "create or replace temp table _names as select unnest(?) as filename, unnest(?) as file",
+        [[str(p) for p in pages], [names[p] for p in pages]],
+    )
+    try:
+        con.execute(
+            f"""create or replace temp table _pages as
+                select n.file, i as line_number, results[i] as p from (
+                    select filename, results, unnest(generate_series(1, len(results))) as i
+                    from {_PAGES.format("?")}) r
+                join _names n using (filename)""",
+            [[str(p) for p in pages]],
+        )
+    except duckdb.Error as exc:
+        shown = ", ".join(str(p) for p in pages)
+        for page in pages:
+            try:
+                con.execute(f"select count(*) from {_PAGES.format('?')}", [str(page)]).fetchall()
+            except duckdb.Error as one:
+                shown, exc = str(page), one
+                break
+        raise UnreadableFileError(
+            f"cannot read the Engage page {shown}: {exc}. Expected an Engage API response "
+            'with a "results" list; export the profiles again'
+        ) from exc
+    finally:
+        con.execute("drop table if exists _names")
 
 
 def _counts(con: duckdb.DuckDBPyConnection) -> list[FileCounts]:
