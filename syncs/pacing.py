@@ -14,6 +14,7 @@ hold the lock, so answers arriving meanwhile re-stamp their requests before it l
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -79,18 +80,25 @@ class RateLimiter:
             self._sleep(wait)  # outside the lock: other threads' answers still get recorded
             waited += wait
 
+    #: How long after we stamp a request the server has counted it, at most. A request is
+    #: re-stamped when its answer comes, or at ``sent_at + send_slack`` when the answer is later:
+    #: the server counts a request on arrival and spends the rest of its latency answering, so
+    #: waiting for slow answers (HubSpot takes 0.2-1.5 s) would stretch every window by a round
+    #: trip. The slack covers a busy client's delay between stamping and sending.
+    send_slack = 0.25
+
     def answered(self, sent_at: float) -> None:
-        """Re-stamp a request with the time its answer came: the server counted it somewhere
-        in between, so our window must not free its slot earlier than the server's does (under
-        load the gap exceeds the margin)."""
+        """Re-stamp a request with when the server counted it, at the latest: its answer's time,
+        or ``send_slack`` after it was sent, whichever came first. Our window must not free its
+        slot earlier than the server's does (under load the gap exceeds the margin)."""
         with self._lock:
-            now = self._clock()
+            now = min(self._clock(), sent_at + self.send_slack)
             try:
                 index = len(self._sent) - 1 - list(reversed(self._sent)).index(sent_at)
             except ValueError:
                 return  # already aged out
             del self._sent[index]
-            self._sent.append(now)
+            bisect.insort(self._sent, now)
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         """Learn the window and what is left of it from an answer's headers."""

@@ -47,15 +47,19 @@ def test_a_waiting_thread_does_not_hold_up_answers():
     waiter.join()
 
 
-def test_a_request_answered_late_keeps_its_slot_from_its_answer():
+def test_a_request_keeps_its_slot_from_its_answer_or_the_send_slack_whichever_is_first():
+    """The server counts a request when it arrives: an answer 1.5 s later does not mean it was
+    counted 1.5 s late, but a busy client may send up to ``send_slack`` after stamping."""
     clock = [0.0]
     limiter = RateLimiter(
-        2, 10.0, clock=lambda: clock[0], sleep=lambda s: clock.append(clock.pop() + s)
+        3, 10.0, clock=lambda: clock[0], sleep=lambda s: clock.append(clock.pop() + s)
     )
-    a = limiter.acquire()
-    limiter.acquire()
+    slow, _unanswered, quick = limiter.acquire(), limiter.acquire(), limiter.acquire()
+    clock[0] = 0.1
+    limiter.answered(quick)  # answered within the slack: counted by its answer, 0.1
     clock[0] = 1.5
-    limiter.answered(a)  # answered after 1.5 s: the server may have counted it that late
-    assert limiter.acquire() == 10.05  # the other request's slot frees first
-    assert limiter.acquire() == 11.55  # then a's, counted from its answer
-    assert limiter.last_wait == 1.5
+    limiter.answered(slow)  # answered after 1.5 s: counted at 0 + send_slack = 0.25 at most
+    assert limiter.acquire() == 10.05  # the unanswered request's slot frees first
+    assert limiter.acquire() == 10.15  # then quick's, from its answer
+    assert limiter.acquire() == 10.3  # then slow's, from the send slack, not from its answer
+    assert round(limiter.last_wait, 2) == 0.15
