@@ -71,9 +71,9 @@ def table(results: list[dict]) -> str:
     by = {r["case"]: r for r in results}
     rows = [
         "| case | events | NDJSON MB | seconds | events/s | MB/s | peak memory MB | vs DuckDB scan "
-        "| vs DuckDB, clean files | vs pandas | every round s "
+        "| vs DuckDB, clean files | vs pandas | CPU s | CPU vs DuckDB | every round s "
         "| load avg (1 min) at each round's start |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         source = r["case"].split()[0].split("-")[1]
@@ -82,10 +82,14 @@ def table(results: list[dict]) -> str:
         pandas, bare = by.get(f"pandas-{source}"), by.get(f"duckdbclean-{source}")
         vs_pandas = f"{pandas['seconds'] / r['seconds']:.1f}x" if pandas else ""
         vs_clean = f"{bare['seconds'] / r['seconds']:.0%}" if bare else ""
+        # CPU seconds of the best round (results written before they were recorded have none)
+        cpu = f"{r['cpu_s']:.1f}" if "cpu_s" in r else ""
+        base = by[f"duckdb-{source}"].get("cpu_s")
+        vs_cpu = f"{base / r['cpu_s']:.0%}" if base and "cpu_s" in r else ""
         rows.append(
             f"| {r['case']} | {r['events']:,} | {r['ndjson_mb']:,.0f} | {r['seconds']:.2f} | "
             f"{rate:,.0f} | {r['ndjson_mb'] / r['seconds']:,.0f} | {r['peak_rss_mb']:,.0f} | "
-            f"{vs_duckdb:.0%} | {vs_clean} | {vs_pandas} | "
+            f"{vs_duckdb:.0%} | {vs_clean} | {vs_pandas} | {cpu} | {vs_cpu} | "
             + ", ".join(f"{x:.2f}" for x in r["all_seconds"])
             + " | "
             + ", ".join(f"{x:.1f}" for x in r["all_loads"])

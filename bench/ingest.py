@@ -91,6 +91,7 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     database = workdir / f"{case}.duckdb"
     database.unlink(missing_ok=True)
     load_1m = os.getloadavg()[0]
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     runs = None
     if tool == "recurrun":
@@ -133,7 +134,8 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
     seconds = time.perf_counter() - started
     database.unlink(missing_ok=True)
     peak = max(
-        resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        resource.getrusage(who).ru_maxrss
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
     return {
         "case": case,
@@ -142,7 +144,17 @@ def run_case(case: str, exports: Path, workdir: Path) -> dict:
         "ndjson_mb": round(ndjson_bytes(files) / 1e6, 1),
         "peak_rss_mb": round(peak / 1024, 1),
         "load_1m": round(load_1m, 2),
+        "cpu_s": round(_cpu_seconds() - cpu, 2),
     } | ({"runs": runs} if runs else {})
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children: less moved by other
+    work on the machine than wall time."""
+    return sum(
+        r.ru_utime + r.ru_stime
+        for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
 
 
 def _recur_run(exports: Path, workdir: Path, database: Path) -> tuple[int, list]:

@@ -23,6 +23,9 @@ import duckdb
 from sources.errors import UnreadableFileError
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # Mixpanel and DuckDB's JSON reader both cap one object at 16 MB
+# The scanner's buffer defaults to 16 lines of the maximum (256 MB): a 370 MB file was read by one
+# or two threads. Two lines' worth (32 MB) lets every core take a part: 1.05 s to 0.7 s for it.
+BUFFER_BYTES = 2 * MAX_LINE_BYTES
 
 _REJECT_REASONS = {
     "INVALID ENCODING": "invalid UTF-8: the line holds bytes that are not UTF-8 text",
@@ -59,7 +62,8 @@ def _scan(paths: list[Path]) -> str:
     return f"""
         read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false,
                  delim = chr(1), quote = '', escape = '', auto_detect = false,
-                 max_line_size = {MAX_LINE_BYTES}, store_rejects = true,
+                 max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES},
+                 store_rejects = true,
                  rejects_scan = '_scan_info', rejects_table = '_scan_errors')
     """
 
