@@ -12,14 +12,20 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_shared.error import SerializableErrorInfo
 
 from orchestration import environment
-from orchestration.defs.ingest.partitions import register_present_days
+from orchestration.defs.ingest.partitions import DAYS_BY_SOURCE, register_present_days
+from orchestration.resources import ExportAPIResource
 from orchestration.stale_runs import PID_TAG, close_stale_runs
 from sources.layout import check_exports_folder
+from sources.loader import days_to_load
+from sources.warehouse import connect
 from syncs.secrets import scrub
 
 
@@ -64,6 +70,36 @@ def upstream_gates(defs: dg.Definitions, keys: set[dg.AssetKey]) -> set[dg.Asset
     }
 
 
+def days_with_work(partitions: str, days: list[str], exports: Path) -> list[str]:
+    """The run's range of ``days`` (partition keys of ``partitions``, in their order): from the
+    first to the last day whose export files the warehouse's ledger has not recorded as loaded.
+
+    A day unchanged since it was loaded would be skipped by the loader anyway, but a run over it
+    still costs Dagster events per partition (about 40 ms each with SQLite storage): with nothing
+    new, no ingest run starts. Days pulled from an Export API are all kept (each run re-pulls
+    them), and so is everything when the ledger cannot be read (no warehouse yet, or locked):
+    the run then finds out, and says so.
+    """
+    source = next((s for s, d in DAYS_BY_SOURCE.items() if d.name == partitions), None)
+    if source is None or not days or ExportAPIResource(source=source).enabled:
+        return days
+    try:
+        with connect(environment.warehouse_path(), read_only=True) as con:
+            todo = set(
+                days_to_load(
+                    con,
+                    exports,
+                    source,
+                    [date.fromisoformat(d) for d in days],
+                    environment.ingest_settings(),
+                )
+            )
+    except (duckdb.Error, OSError):
+        return days
+    marked = [i for i, day in enumerate(days) if date.fromisoformat(day) in todo]
+    return days[marked[0] : marked[-1] + 1] if marked else []
+
+
 def run(
     defs: dg.Definitions,
     select: str | None = None,
@@ -100,11 +136,14 @@ def run(
     # alone: it shows what happened, held syncs and failed checks included, so nothing may skip it
     # (in the run before, a failed blocking check on an LTV model would skip whatever reads it).
     reports = {k for k in by_partitions.get(None, set()) if graph.get(k).group_name == REPORTS}
-    plan: list[tuple[str | None, list[str]]] = [
-        (name, inst.get_dynamic_partitions(name))
-        for name in sorted(n for n in by_partitions if n and n != REPORTS)
-    ]
-    plan = [(name, keys) for name, keys in plan if keys]
+    plan: list[tuple[str | None, list[str]]] = []
+    for name in sorted(n for n in by_partitions if n and n != REPORTS):
+        days = inst.get_dynamic_partitions(name)
+        todo = days_with_work(name, days, exports)
+        if len(todo) < len(days):
+            echo(f"{name}: {len(days) - len(todo)} of {len(days)} days unchanged since loaded")
+        if todo:
+            plan.append((name, todo))
     if by_partitions.get(None, set()) - reports:
         by_partitions[None] -= reports
         plan.append((None, []))

@@ -160,6 +160,34 @@ def load_partition(
     return load_days(con, exports, source, [day], force=force, settings=settings)[0]
 
 
+def _prints(files: list[layout.ExportFile], source: str, settings: IngestSettings) -> set:
+    """(name, fingerprint) of each file as the ledger records them. Settings that change what a
+    file loads as are part of its fingerprint, so changing one reloads the days loaded under
+    another."""
+    return {(f.name, fingerprint(f.path) + settings.ledger_tag(source)) for f in files}
+
+
+def days_to_load(
+    con: duckdb.DuckDBPyConnection,
+    exports: Path,
+    source: str,
+    days: list[date],
+    settings: IngestSettings | None = None,
+) -> list[date]:
+    """The days of ``days`` that :func:`load_days` would load rather than skip: their files are
+    new or changed since the ledger recorded them (a day whose files are gone is kept as is)."""
+    settings = settings or IngestSettings()
+    all_files = layout.export_files(exports, source)
+    root = exports.resolve()
+
+    def changed(files: list[layout.ExportFile], day: date) -> bool:
+        if any(not f.path.resolve().is_relative_to(root) for f in files):
+            return True  # a link out of the folder: the load refuses it, with its message
+        return _prints(files, source, settings) != _recorded(con, source, day)
+
+    return [day for day in days if all_files.get(day) and changed(all_files[day], day)]
+
+
 def load_days(
     con: duckdb.DuckDBPyConnection,
     exports: Path,
@@ -191,9 +219,7 @@ def load_days(
             files = all_files.get(day, [])
             for f in files:
                 layout.check_inside(exports, f.path)
-            # Settings that change what a file loads as are part of its recorded fingerprint, so
-            # changing one reloads the days loaded under another.
-            prints = {(f.name, fingerprint(f.path) + settings.ledger_tag(source)) for f in files}
+            prints = _prints(files, source, settings)
             # A day whose files are gone keeps what it loaded: exports are often pruned after loading.
             if not files or (not force and prints == _recorded(con, source, day)):
                 results[day] = PartitionLoad(source, day, True, _ledger(con, source, day))

@@ -164,6 +164,40 @@ def test_recur_run_loads_every_day_present(exports, tmp_path):
         ).fetchall() == [("amplitude", 3, 3), ("mixpanel", 13, 11)]
 
 
+def test_recur_run_starts_no_ingest_run_for_days_already_loaded(exports, tmp_path, monkeypatch):
+    """A second `recur run` with nothing new starts no ingest run (each would cost Dagster
+    events for every day); a rewritten day and a new one run alone, from the first to the last
+    of them; a changed loading setting reloads every day."""
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run
+
+    instance, said = dg.DagsterInstance.ephemeral(), []
+
+    def labels():
+        report = run(
+            build_defs(), select="group:ingest", dagster_instance=instance, echo=said.append
+        )
+        assert report.failed == []
+        return [label for label, _, _ in report.runs]
+
+    labels()
+    assert labels() == ["unpartitioned"]
+    assert "mixpanel_days: 2 of 2 days unchanged since loaded" in said
+    write_mixpanel_day(exports, "2026-01-02", [mixpanel_line(time=T + 86400, distinct_id="v")] * 2)
+    write_mixpanel_day(exports, "2026-01-03", [mixpanel_line(time=T + 2 * 86400, distinct_id="v")])
+    assert labels() == ["mixpanel_days (2 days, 2026-01-02 to 2026-01-03)", "unpartitioned"]
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        assert con.execute(
+            "select partition::varchar, sum(lines_read) from raw.load_ledger "
+            "where source = 'mixpanel' group by 1 order by 1"
+        ).fetchall() == [("2026-01-01", 12), ("2026-01-02", 2), ("2026-01-03", 1)]
+    monkeypatch.setenv("RECUR_EARLIEST_EVENT", "2020-01-01")
+    assert labels()[:2] == [
+        "amplitude_days (1 days, 2026-01-01 to 2026-01-01)",
+        "mixpanel_days (3 days, 2026-01-01 to 2026-01-03)",
+    ]
+
+
 def test_with_credentials_a_day_is_pulled_from_the_export_api_then_loaded(
     exports, tmp_path, monkeypatch
 ):

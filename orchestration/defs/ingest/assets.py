@@ -92,11 +92,15 @@ def _ingest_days(
                     "unchanged" if result.skipped else "loaded",
                 )
             )
-            context.log.info(
-                f"{source} {day}: {'unchanged, skipped' if result.skipped else 'loaded'}: "
-                f"{result.lines_read} lines read, {result.loaded} loaded, "
-                f"{result.duplicates} duplicates, {result.quarantined} quarantined"
-            )
+            if not result.skipped:  # one line per loaded day; the skipped ones are summed
+                context.log.info(
+                    f"{source} {day}: loaded: {result.lines_read} lines read, "
+                    f"{result.loaded} loaded, {result.duplicates} duplicates, "
+                    f"{result.quarantined} quarantined"
+                )
+        skipped = sum(1 for result in loaded if result.skipped)
+        if skipped:
+            context.log.info(f"{source}: {skipped} of {len(loaded)} days unchanged, skipped")
         preview = con.execute(preview_sql, [days[0], days[-1], PREVIEW_ROWS])
         header = [d[0] for d in preview.description]
         metadata: dict[str, object] = {

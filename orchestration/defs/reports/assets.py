@@ -7,7 +7,6 @@ from orchestration import environment
 from orchestration.metadata import markdown_table
 from orchestration.resources import SyncResource, WarehouseResource
 from reports.pages import data_uri
-from reports.report import SYNC_COLUMNS, write_report
 
 ANALYTICS = (
     "retention_cohorts", "revenue_cohorts", "user_rfm", "funnel_conversion", "ltv_model_params",
@@ -34,6 +33,9 @@ def build_report_asset() -> dg.AssetsDefinition:
         headline numbers, the pooled retention curve, the cohort heatmap (``RECUR_REPORT_GRAIN``),
         LTV curves, the predicted-LTV and churn-score distributions, RFM segment sizes, funnels,
         audience sizes and the last outcome of every sync. Its pictures are also shown here."""
+        # Imported here: matplotlib costs ~1.5 s, which every `recur` command would pay.
+        from reports.report import SYNC_COLUMNS, write_report
+
         folder = environment.reports_path()
         with warehouse.connect(read_only=True) as con:
             report = write_report(
