@@ -88,7 +88,9 @@ def faulty_copy(clean: Path, target: Path, sources: tuple[str, ...]) -> Path:
         total = totals.setdefault(source, {"lines": 0, "bad": 0, "duplicates": 0})
         if source == "mixpanel":
             if (clean / source / "profiles").is_dir():
-                shutil.copytree(clean / source / "profiles", folder / "profiles", dirs_exist_ok=True)
+                shutil.copytree(
+                    clean / source / "profiles", folder / "profiles", dirs_exist_ok=True
+                )
             for path in sorted((clean / source).glob("*.jsonl")):
                 data, counts = _inject(path.read_bytes(), source, path.name)
                 (folder / path.name).write_bytes(data)
@@ -97,9 +99,7 @@ def faulty_copy(clean: Path, target: Path, sources: tuple[str, ...]) -> Path:
         for path in sorted((clean / source).glob("*.zip")):
             with zipfile.ZipFile(path) as src, zipfile.ZipFile(folder / path.name, "w") as out:
                 for info in src.infolist():
-                    text, counts = _inject(
-                        gzip.decompress(src.read(info)), source, info.filename
-                    )
+                    text, counts = _inject(gzip.decompress(src.read(info)), source, info.filename)
                     out.writestr(info, gzip.compress(text, compresslevel=1, mtime=0))
                     total.update({k: total[k] + v for k, v in counts.items()})
     (target / _MARK).write_text(json.dumps(totals, indent=2))

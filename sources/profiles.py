@@ -121,7 +121,9 @@ def load_profiles(
     return False, _counts(con), time.perf_counter() - started
 
 
-_PAGES = "read_json({}, columns = {{'results': 'JSON[]'}}, format = 'unstructured', filename = true)"
+_PAGES = (
+    "read_json({}, columns = {{'results': 'JSON[]'}}, format = 'unstructured', filename = true)"
+)
 
 
 def _read_pages(con: duckdb.DuckDBPyConnection, pages: list[Path], names: dict[Path, str]) -> None:
@@ -140,18 +142,18 @@ def _read_pages(con: duckdb.DuckDBPyConnection, pages: list[Path], names: dict[P
                 join _names n using (filename)""",
             [[str(p) for p in pages]],
         )
-    except duckdb.Error as exc:
-        shown = ", ".join(str(p) for p in pages)
+    except duckdb.Error as failed:
+        shown, cause = ", ".join(str(p) for p in pages), failed
         for page in pages:
             try:
                 con.execute(f"select count(*) from {_PAGES.format('?')}", [str(page)]).fetchall()
             except duckdb.Error as one:
-                shown, exc = str(page), one
+                shown, cause = str(page), one
                 break
         raise UnreadableFileError(
-            f"cannot read the Engage page {shown}: {exc}. Expected an Engage API response "
+            f"cannot read the Engage page {shown}: {cause}. Expected an Engage API response "
             'with a "results" list; export the profiles again'
-        ) from exc
+        ) from cause
     finally:
         con.execute("drop table if exists _names")
 
