@@ -106,7 +106,7 @@ def _ingest_days(
         metadata: dict[str, object] = {
             **_counts_metadata(files),
             "days": len(days),
-            "days_skipped_unchanged": sum(1 for row in per_day if row[-1] == "unchanged"),
+            "days_skipped_unchanged": skipped,
             "days_pulled_from_api": pulled,
             "preview": dg.MetadataValue.md(markdown_table(header, preview.fetchall())),
             "per_day": dg.MetadataValue.md(
