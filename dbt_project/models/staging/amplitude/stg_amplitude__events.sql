@@ -16,10 +16,18 @@
     the load ledger says, so a day re-loaded from an empty or all-bad file is emptied too (the
     pre-hook removes rows of replaced loads, see macros/reloads.sql). -#}
 
+{%- set utm_keys = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term', 'referrer'] -%}
+{%- set event_keys = ['$revenue', '$price', '$quantity', '$currency', '$productId', 'category'] + utm_keys -%}
+
 with
 
 source as (
-    select * from {{ source('raw', 'amplitude_events') }}
+    -- the properties Recur reads, parsed once per event (macros/json.sql)
+    select
+        *,
+        {{ json_texts('event_properties', event_keys) }} as event_texts,
+        {{ json_texts('user_properties', utm_keys) }} as user_texts
+    from {{ source('raw', 'amplitude_events') }}
     {% if is_incremental() %}
     where {{ adapter.quote('partition') }} in (
         select {{ adapter.quote('partition') }} from {{ load_ledger() }}
@@ -47,15 +55,15 @@ renamed as (
         insert_id,
         case when session_id > 0 then session_id end as vendor_session_id,
         cast(coalesce(
-            cast({{ json_text('event_properties', '$revenue') }} as {{ dbt.type_numeric() }}),
-            cast({{ json_text('event_properties', '$price') }} as {{ dbt.type_numeric() }})
-            * coalesce(cast({{ json_text('event_properties', '$quantity') }} as {{ dbt.type_int() }}), 1)
+            cast({{ json_texts_get('event_texts', event_keys, '$revenue') }} as {{ dbt.type_numeric() }}),
+            cast({{ json_texts_get('event_texts', event_keys, '$price') }} as {{ dbt.type_numeric() }})
+            * coalesce(cast({{ json_texts_get('event_texts', event_keys, '$quantity') }} as {{ dbt.type_int() }}), 1)
         ) as {{ dbt.type_numeric() }}) as revenue,
-        coalesce({{ json_text('event_properties', '$currency') }}, '{{ var("default_currency") }}')
+        coalesce({{ json_texts_get('event_texts', event_keys, '$currency') }}, '{{ var("default_currency") }}')
             as currency,
-        {{ json_text('event_properties', '$productId') }} as product_id,
-        {{ json_text('event_properties', 'category') }} as product_category,
-        coalesce(cast({{ json_text('event_properties', '$quantity') }} as {{ dbt.type_int() }}), 1)
+        {{ json_texts_get('event_texts', event_keys, '$productId') }} as product_id,
+        {{ json_texts_get('event_texts', event_keys, 'category') }} as product_category,
+        coalesce(cast({{ json_texts_get('event_texts', event_keys, '$quantity') }} as {{ dbt.type_int() }}), 1)
             as quantity,
         lower(platform) as platform,
         os_name as os,
@@ -63,12 +71,12 @@ renamed as (
         country as country_name,
         region,
         city,
-        coalesce({{ json_text('event_properties', 'utm_source') }}, {{ json_text('user_properties', 'utm_source') }}) as utm_source,
-        coalesce({{ json_text('event_properties', 'utm_medium') }}, {{ json_text('user_properties', 'utm_medium') }}) as utm_medium,
-        coalesce({{ json_text('event_properties', 'utm_campaign') }}, {{ json_text('user_properties', 'utm_campaign') }}) as utm_campaign,
-        coalesce({{ json_text('event_properties', 'utm_content') }}, {{ json_text('user_properties', 'utm_content') }}) as utm_content,
-        coalesce({{ json_text('event_properties', 'utm_term') }}, {{ json_text('user_properties', 'utm_term') }}) as utm_term,
-        coalesce({{ json_text('event_properties', 'referrer') }}, {{ json_text('user_properties', 'referrer') }}) as referrer,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'utm_source') }}, {{ json_texts_get('user_texts', utm_keys, 'utm_source') }}) as utm_source,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'utm_medium') }}, {{ json_texts_get('user_texts', utm_keys, 'utm_medium') }}) as utm_medium,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'utm_campaign') }}, {{ json_texts_get('user_texts', utm_keys, 'utm_campaign') }}) as utm_campaign,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'utm_content') }}, {{ json_texts_get('user_texts', utm_keys, 'utm_content') }}) as utm_content,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'utm_term') }}, {{ json_texts_get('user_texts', utm_keys, 'utm_term') }}) as utm_term,
+        coalesce({{ json_texts_get('event_texts', event_keys, 'referrer') }}, {{ json_texts_get('user_texts', utm_keys, 'referrer') }}) as referrer,
         event_properties as properties,
         client_upload_at as received_at,
         {{ adapter.quote('partition') }} as arrived_on,  -- a reserved word on BigQuery
