@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install browser demo test dev bench docs lint lock clean
+.PHONY: install browser demo test dev bench bench-scale docs lint lock clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,12 @@ dev: install
 
 bench: install
 	$(PY) -m bench
+
+# The whole pipeline on ~34M events (500k people over 180 days), DuckDB capped at 8 GB; not part of
+# `make bench`: about an hour, 14 GB of memory for the generator and ~15 GB of disk in bench/out.
+# Smaller: python -m bench.scale --users 20000 --days 30 (docs/benchmarks.md, "50M events").
+bench-scale: install
+	$(PY) -m bench.scale
 
 # dbt's documentation site (models, columns, tests, lineage) of the warehouse `make demo` built.
 docs: install
