@@ -33,6 +33,7 @@ def describe_dry_run(result: RunResult) -> str:
         lines.append(f"  ~ {item['key']}: {changes}")
     lines += [f"  - {key}" for key in samples.get("removed", [])]
     lines += [f"  ! {item['key']}: {item['reason']}" for item in samples.get("invalid", [])]
+    lines += [f"  h {key}: held out (recorded, not sent)" for key in samples.get("held_out", [])]
     return "\n".join(lines)
 
 

@@ -30,7 +30,8 @@ _SEPARATOR = "\x1f"  # unit separator: cannot appear in rendered values by accid
 class Audience:
     """A sync's view of its audience: one row per audience row, values rendered as text.
 
-    ``frame`` columns: ``key``, ``fingerprint``, ``invalid_reason``, then one ``v<i>`` column per
+    ``frame`` columns: ``key``, ``fingerprint``, ``invalid_reason``, ``held_out`` (the row's
+    person falls in the sync's holdout, :func:`holdout_sql`), then one ``v<i>`` column per
     mapped field (``fields[i]``), NULL rendered as "".
     """
 
@@ -83,6 +84,23 @@ def _render(column: str, sql_type: str) -> str:
     return f"cast({quoted} as varchar)"
 
 
+# A person's place in [0, 1): the first 15 hex digits of an MD5, over 16**15.
+HASH_DIGITS = 15
+
+
+def holdout_sql(spec: SyncSpec, person: str) -> str:
+    """Whether the person (the SQL expression ``person``) is kept out of ``spec``'s destination:
+    MD5 of audience, person and salt (joined by U+001F), its first 15 hex digits read as a number
+    in [0, 16**15), below ``share * 16**15``. The same in any engine or language, e.g. Python:
+    ``int(md5(f"{audience}\x1f{person}\x1f{salt}".encode()).hexdigest()[:15], 16)``.
+    The audience and salt are bound as ``$holdout_audience`` and ``$holdout_salt``."""
+    if not spec.holdout:
+        return "false"
+    limit = int(spec.holdout * 16**HASH_DIGITS)
+    digest = f"md5($holdout_audience || chr(31) || {person} || chr(31) || $holdout_salt)"
+    return f"('0x' || left({digest}, {HASH_DIGITS}))::ubigint < {limit}"
+
+
 def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
     """The audience of ``spec`` from the warehouse connection ``con``.
 
@@ -101,11 +119,12 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
             f"build it first (recur run --select {spec.schema}/{spec.audience})"
         ) from None
     types = {row[0]: row[1] for row in described}
-    missing = [c for c in spec.columns if c not in types]
+    person = spec.holdout_person
+    missing = [c for c in spec.columns + ([person] if spec.holdout else []) if c not in types]
     if missing:
         raise SyncConfigError(
             f"{spec.name}: {spec.relation} has no column(s) {', '.join(missing)} "
-            f"(named in the sync's match_key/fields); it has {', '.join(types)}"
+            f"(named in the sync's match_key/fields/holdout); it has {', '.join(types)}"
         )
     fields = tuple(
         FieldInfo(name, column, kind_of(types[column]), types[column])
@@ -138,6 +157,7 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
         f"""
         with source as (
             select {key_expr} as key,
+                   {f'cast("{person}" as varchar) as _person,' if spec.holdout else ""}
                    {", ".join(rendered) if rendered else "null as _none"}
             from {spec.relation}
         ),
@@ -153,10 +173,14 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
                     || key_rows || ' times in the audience'
                 {f"when {bad_email} then '{INVALID_EMAIL_REASON}'" if bad_email else ""}
             end as invalid_reason,
+            {holdout_sql(spec, "coalesce(_person, key)")} as held_out,
             {", ".join(f"v{i}" for i in range(len(fields))) if fields else "null as _none"}
         from counted
         order by key
         """,
+        {"holdout_audience": spec.audience, "holdout_salt": spec.holdout_salt}
+        if spec.holdout
+        else None,
     ).df()
     if not fields:
         frame = frame.drop(columns=["_none"])

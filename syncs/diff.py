@@ -7,7 +7,11 @@ Pure planning, no sending (:mod:`syncs.engine` does that). Per key:
   rows the destination refused last time never got confirmed, so they come back here;
 * **remove**: a member who is no longer in the audience (rows held back as invalid are still in
   it: a bad email is not a reason to remove someone);
-* plus list work: members not yet confirmed in the static list.
+* plus list work: members not yet confirmed in the static list;
+* **held out**: members whose person falls in the sync's holdout are never sent; those not yet
+  recorded are recorded as held-out members (with their entry), and when they leave, their exit.
+  A member keeps the group they entered with while they stay (a changed share or salt applies to
+  people who enter afterwards): a person is never moved between groups mid-stay.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class Plan:
     exits: pd.DataFrame  # key, record_id, listed, delete
     invalid: pd.DataFrame  # key, invalid_reason
     unchanged: int
+    holdouts: list[str] = field(default_factory=list)  # enter the holdout: recorded, not sent
+    held_keys: list[str] = field(default_factory=list)  # every member in the holdout
     samples: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -54,9 +60,19 @@ class Plan:
         return len(self.exits)
 
     @property
+    def held_out(self) -> int:
+        return len(self.held_keys)
+
+    @property
     def is_empty(self) -> bool:
         """True when nothing needs sending or recording (a re-run with nothing changed)."""
-        return self.writes.empty and self.list_only.empty and not self.enters and self.exits.empty
+        return (
+            self.writes.empty
+            and self.list_only.empty
+            and not self.enters
+            and not self.holdouts
+            and self.exits.empty
+        )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -66,6 +82,7 @@ class Plan:
             "changed": self.changed,
             "removed": self.removed,
             "unchanged": self.unchanged,
+            "held_out": self.held_out,
         }
 
 
@@ -84,7 +101,8 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
                    r.key is null or r.fingerprint is distinct from a.fingerprint as needs_write,
                    $has_list and not coalesce(r.listed, false) as needs_list,
                    coalesce(r.member, false) as was_member,
-                   r."values" as old_values
+                   r."values" as old_values,
+                   case when r.member then r.held_out else a.held_out end as held_out
             from audience_rows a
             left join records r on r.sync = $sync and r.key = a.key
             where a.invalid_reason is null
@@ -106,6 +124,8 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
     invalid = audience.frame.loc[
         audience.frame["invalid_reason"].notna(), ["key", "invalid_reason"]
     ]
+    held = valid[valid["held_out"]]
+    valid = valid[~valid["held_out"]].drop(columns=["held_out"])
     writes = valid[valid["needs_write"]].drop(columns=["needs_write"])
     rest = valid[~valid["needs_write"]]
     list_only = rest[rest["needs_list"]][["key", "record_id", "operation"]]
@@ -119,6 +139,8 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
         exits=exits,
         invalid=invalid.reset_index(drop=True),
         unchanged=unchanged,
+        holdouts=held.loc[~held["was_member"], "key"].tolist(),
+        held_keys=held["key"].tolist(),
     )
     result.samples = samples(audience, result)
     return result
@@ -151,6 +173,7 @@ def samples(audience: Audience, plan: Plan, size: int = SAMPLE_SIZE) -> dict[str
         "added": [{"key": row["key"], "values": values(row)} for _, row in adds.iterrows()],
         "changed": changed,
         "removed": plan.exits["key"].head(size).tolist(),
+        "held_out": plan.holdouts[:size],
         "invalid": [
             {"key": row["key"], "reason": row["invalid_reason"]}
             for _, row in plan.invalid.head(size).iterrows()

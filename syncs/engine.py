@@ -99,7 +99,9 @@ class RunResult:
         text = (
             f"{self.sync}: {self.status}; {c.get('audience_rows', 0):,} in audience, "
             f"+{c.get('added', 0):,} ~{c.get('changed', 0):,} -{c.get('removed', 0):,}, "
-            f"{c.get('unchanged', 0):,} unchanged, {c.get('invalid', 0):,} invalid, "
+            f"{c.get('unchanged', 0):,} unchanged, "
+            + (f"{c['held_out']:,} held out, " if c.get("held_out") else "")
+            + f"{c.get('invalid', 0):,} invalid, "
             f"{c.get('rejected', 0):,} rejected; {c.get('requests', 0):,} requests "
             f"({c.get('throttled', 0):,} throttled, {c.get('retries', 0):,} retries) "
             f"in {self.seconds:.1f} s"
@@ -371,9 +373,11 @@ class _Run:
         self.refuse(results, op)
 
     def snapshot(self, audience: Audience, p: Plan) -> None:
-        """Snapshot destinations: write every valid member, then confirm them all at once."""
+        """Snapshot destinations: write every valid member outside the holdout, then confirm
+        them all at once."""
         names = [f.name for f in audience.fields]
-        valid = audience.frame[audience.frame["invalid_reason"].isna()]
+        frame = audience.frame
+        valid = frame[frame["invalid_reason"].isna() & ~frame["key"].isin(p.held_keys)]
         rows = [
             Row(rec["key"], {name: rec[f"v{i}"] for i, name in enumerate(names)})
             for rec in valid.to_dict("records")
@@ -392,6 +396,7 @@ class _Run:
             for row, fp in zip(rows, valid["fingerprint"], strict=True)
         ]
         self.state.commit_delivered(self.run_id, self.spec.name, delivered)
+        self.state.commit_held_out(self.run_id, self.spec.name, p.holdouts)
         self.delivered += len(p.writes)
         self.state.commit_exited(
             self.run_id, self.spec.name, p.exits["key"].tolist(), deleted=False, operation="exit"
@@ -544,6 +549,7 @@ def _execute(
                     )
                 flight.drain()  # leavers go only once every write and list addition answered
                 state.commit_entered(run_id, spec.name, the_plan.enters)
+                state.commit_held_out(run_id, spec.name, the_plan.holdouts)
                 run.exit(flight, the_plan.exits)
     except BaseException as exc:
         finish("failed", _counts(counts, run, dest, len(invalid)), describe(exc))

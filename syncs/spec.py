@@ -16,6 +16,13 @@ dbt writes them into ``manifest.json``, and :func:`load_specs` turns them into
                   mode: upsert            # upsert | update | mirror
                   fields: {recur_rfm_segment: rfm_segment}
                   list: "Recur: Champions"
+                  holdout: {share: 0.1}   # optional: 10% of people are kept out, never sent
+
+A holdout keeps a share of the audience's people out of the destination, so the warehouse can
+compare them with the people who were sent (docs/syncs.md, "Holdout groups"). A person's group is
+decided by a hash of the audience, the person (``person``: the audience column, ``user_id`` by
+default) and an optional ``salt``: the same person stays in the same group across runs and
+rebuilds, and the groups of different audiences are independent.
 """
 
 from __future__ import annotations
@@ -31,7 +38,10 @@ from syncs.errors import SyncConfigError
 
 MODES = ("upsert", "update", "mirror")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_KNOWN_KEYS = {"destination", "object", "match_key", "mode", "fields", "list", "name", "format"}
+_KNOWN_KEYS = {
+    "destination", "object", "match_key", "mode", "fields", "list", "name", "format", "holdout"
+}  # fmt: skip
+_HOLDOUT_KEYS = {"share", "salt", "person"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,9 @@ class SyncSpec:
     name: str = ""
     schema: str = "audiences"
     options: Mapping[str, Any] = field(default_factory=dict)
+    holdout: float = 0.0  # the share of people kept out (0: none)
+    holdout_salt: str = ""
+    holdout_person: str = "user_id"
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -97,6 +110,7 @@ class SyncSpec:
             raise SyncConfigError(
                 f"{where}: 'fields' must map destination fields to audience columns"
             )
+        holdout = _holdout(where, declaration.get("holdout"))
         name = declaration.get("name") or f"{audience}_to_{destination}"
         if not _NAME.match(name):
             raise SyncConfigError(f"{where}: name {name!r} must be letters, digits and _")
@@ -111,7 +125,30 @@ class SyncSpec:
             format=declaration.get("format"),
             name=name,
             schema=schema,
+            **holdout,
         )
+
+
+def _holdout(where: str, declaration: Any) -> dict[str, Any]:
+    """The SyncSpec fields of a ``holdout`` entry (none when absent)."""
+    if declaration is None:
+        return {}
+    where = f"{where}, holdout"
+    if not isinstance(declaration, Mapping) or "share" not in declaration:
+        raise SyncConfigError(f"{where}: must be a mapping with a share, e.g. {{share: 0.1}}")
+    unknown = set(declaration) - _HOLDOUT_KEYS
+    if unknown:
+        raise SyncConfigError(
+            f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_HOLDOUT_KEYS)}"
+        )
+    share = declaration["share"]
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise SyncConfigError(f"{where}: share must be a number between 0 and 1, got {share!r}")
+    salt = declaration.get("salt", "")
+    person = declaration.get("person", "user_id")
+    if not isinstance(salt, str | int) or not isinstance(person, str) or not person:
+        raise SyncConfigError(f"{where}: salt must be text and person an audience column")
+    return {"holdout": float(share), "holdout_salt": str(salt), "holdout_person": person}
 
 
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[SyncSpec]:

@@ -8,7 +8,8 @@ Rebuilding the warehouse never forgets what a destination already has. Tables:
   still dirty, with the latest reason and how many runs tried them;
 * ``runs``: one row per run (dry runs too) with counts per outcome, requests and the error;
 * ``row_log``: every row's outcome in every run;
-* ``membership_events``: audience entered / exited events with their time.
+* ``membership_events``: audience entered / exited events with their time, and whether the
+  member is in the sync's holdout (recorded like the others, never sent).
 
 Each batch's confirmations are committed in one transaction with its log rows, so a crash loses
 at most the batch in flight (which the next run sends again).
@@ -39,7 +40,8 @@ create table if not exists records (
     member boolean not null default false,
     listed boolean not null default false,
     first_delivered_at timestamp,
-    last_delivered_at timestamp
+    last_delivered_at timestamp,
+    held_out boolean not null default false
 );
 create table if not exists rejections (
     sync varchar not null,
@@ -76,7 +78,8 @@ create table if not exists runs (
     throttled bigint,
     retries bigint,
     error varchar,
-    samples json
+    samples json,
+    held_out bigint
 );
 create table if not exists row_log (
     run_id varchar not null,
@@ -92,8 +95,13 @@ create table if not exists membership_events (
     key varchar not null,
     event varchar not null,
     event_at timestamp not null,
-    run_id varchar not null
+    run_id varchar not null,
+    held_out boolean not null default false
 );
+-- state files written before holdouts
+alter table records add column if not exists held_out boolean default false;
+alter table runs add column if not exists held_out bigint;
+alter table membership_events add column if not exists held_out boolean default false;
 """
 
 #: Columns of the runs table a run fills in at its end.
@@ -110,6 +118,7 @@ RUN_COUNTS = (
     "write_requests",
     "throttled",
     "retries",
+    "held_out",
 )
 
 
@@ -256,7 +265,7 @@ class StateStore:
                        fingerprint = d.fingerprint, "values" = d."values",
                        record_id = coalesce(d.record_id, r.record_id),
                        created_by_sync = r.created_by_sync or d.created,
-                       member = true, last_delivered_at = $now,
+                       member = true, held_out = false, last_delivered_at = $now,
                        first_delivered_at = coalesce(r.first_delivered_at, $now)
                    when not matched then insert (sync, key, record_id, fingerprint, "values",
                        created_by_sync, member, listed, first_delivered_at, last_delivered_at)
@@ -306,6 +315,32 @@ class StateStore:
                 [sync],
             )
 
+    def commit_held_out(self, run_id: str, sync: str, keys: Sequence[str]) -> None:
+        """Members who entered the holdout: recorded as members, never sent."""
+        if not keys:
+            return
+        now = utcnow()
+        with self.transaction(held_keys=pd.DataFrame({"key": list(keys)})) as con:
+            con.execute(
+                """insert into membership_events (sync, key, event, event_at, run_id, held_out)
+                   select $sync, key, 'entered', $now, $run, true from held_keys""",
+                {"sync": sync, "now": now, "run": run_id},
+            )
+            con.execute(
+                """merge into records r
+                   using held_keys h on r.sync = $sync and r.key = h.key
+                   when matched then update set member = true, held_out = true
+                   when not matched then insert (sync, key, member, held_out)
+                   values ($sync, h.key, true, true)""",
+                {"sync": sync},
+            )
+            self._clear_rejections(con, sync, "held_keys")
+            con.execute(
+                "insert into row_log select $run, $sync, key, 'add', 'held_out', null, $now "
+                "from held_keys",
+                {"run": run_id, "sync": sync, "now": now},
+            )
+
     def commit_exited(
         self, run_id: str, sync: str, keys: Sequence[str], *, deleted: bool, operation: str
     ) -> None:
@@ -315,8 +350,9 @@ class StateStore:
         now = utcnow()
         with self.transaction(exited_keys=pd.DataFrame({"key": list(keys)})) as con:
             con.execute(
-                "insert into membership_events select $sync, key, 'exited', $now, $run "
-                "from exited_keys",
+                """insert into membership_events (sync, key, event, event_at, run_id, held_out)
+                   select $sync, e.key, 'exited', $now, $run, coalesce(r.held_out, false)
+                   from exited_keys e left join records r on r.sync = $sync and r.key = e.key""",
                 {"sync": sync, "now": now, "run": run_id},
             )
             forget = (
@@ -412,7 +448,7 @@ class StateStore:
     @staticmethod
     def _entered(con: duckdb.DuckDBPyConnection, run_id: str, sync: str, rel: str, now) -> None:
         con.execute(
-            f"""insert into membership_events
+            f"""insert into membership_events (sync, key, event, event_at, run_id)
                 select $sync, k.key, 'entered', $now, $run from {rel} k
                 where not exists (select 1 from records r
                                   where r.sync = $sync and r.key = k.key and r.member)""",
