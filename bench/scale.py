@@ -151,10 +151,35 @@ def dbt_nodes(target: Path, seen: set[Path]) -> list[dict]:
     from bench.dbt_build import node_times
 
     nodes = []
-    for results in sorted(target.rglob("run_results.json"), key=lambda p: p.stat().st_mtime):
-        if results not in seen:
-            seen.add(results)
-            nodes += node_times(results)
+    for log in sorted(target.rglob("dbt.log"), key=lambda p: p.stat().st_mtime):
+        if log.parent == target or log in seen:
+            continue
+        seen.add(log)
+        finished = log.with_name("run_results.json")
+        nodes += node_times(finished) if finished.exists() else logged_nodes(log)
+    return nodes
+
+
+def logged_nodes(log: Path) -> list[dict]:
+    """The nodes a dbt invocation finished, from its JSON log: for one stopped before it wrote
+    run_results.json."""
+    nodes = []
+    for line in log.read_text().splitlines():
+        if '"execution_time"' not in line:
+            continue
+        data = json.loads(line)["data"]
+        info = data.get("node_info") or {}
+        if "unique_id" in info:
+            kind, _, name = info["unique_id"].split(".")[:3]
+            nodes.append(
+                {
+                    "type": kind,
+                    "name": name,
+                    "status": info.get("node_status"),
+                    "seconds": round(data["execution_time"], 2),
+                    "rows": None,
+                }
+            )
     return nodes
 
 
@@ -317,6 +342,14 @@ def table(result: dict) -> str:
             what = f"`bench.generate` ({result['exports_mb']:,.0f} MB of exports)"
         elif s["stage"] == "checks":
             what = "every quality suite once more, alone (`python -m bench.checks suites`)"
+        if "stopped" in s:  # stopped from outside (a deadline): its figures until then
+            rows_.append(
+                f"| {s['stage']} | {what} | {s['seconds_until_stopped']:,.1f} (stopped) | | "
+                f"{s.get('peak_rss_mb_seen', 0):,.0f} (seen) | {s.get('spill_mb', 0):,.0f} | "
+                f"{s.get('warehouse_mb', 0):,.0f} | {s['load_at_start']:.2f} | "
+                f"**stopped**: {s['stopped']} |"
+            )
+            continue
         if "failed" in s:
             first = s["failed"].splitlines()[0][:200]
             rows_.append(f"| {s['stage']} | {what} | | | | | | | **failed**: {first} |")
@@ -363,13 +396,17 @@ def report(result: dict) -> str:
     total = sum(events.values())
     stages = [s["stage"] for s in result["stages"]]
     missing = [n for n in ["generate", *(n for n, _ in PIPELINE), "checks"] if n not in stages]
-    failed = [s["stage"] for s in result["stages"] if "failed" in s]
-    status = (
-        "every stage succeeded"
-        if result.get("finished")
-        else (f"**not finished**: failed at {', '.join(failed)}" if failed else "**not finished**")
-        + (f"; not reached: {', '.join(missing)}" if missing else "")
-    )
+    failed = [s["stage"] for s in result["stages"] if "failed" in s and "stopped" not in s]
+    stopped = [s["stage"] for s in result["stages"] if "stopped" in s]
+    if result.get("finished"):
+        status = "every stage succeeded"
+    elif failed:
+        status = f"**not finished**: failed at {', '.join(failed)}"
+    elif stopped:
+        status = f"**not finished**: stopped during {', '.join(stopped)}"
+    else:
+        status = "**not finished**"
+    status += f"; not reached: {', '.join(missing)}" if missing else ""
     lines = [
         START,
         f"Measured {result['date']} on {result['machine']}, Python {result['python']}, "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.scale import END, START, report, table
+import json
+
+from bench.scale import END, START, logged_nodes, report, table
 
 RESULT = {
     "date": "2026-12-07 05:00 UTC",
@@ -84,3 +86,45 @@ def test_report_is_marked_and_says_what_was_not_reached():
     assert "220,000 exported events (mixpanel 120,000, amplitude 100,000)" in text
     assert "failed at analytics; not reached: ingest, audiences, syncs, reports, checks" in text
     assert "commit 5c496d2aaa" in text
+
+
+def test_a_stage_stopped_from_outside_shows_its_figures_until_then():
+    stopped = {
+        "stage": "core",
+        "selection": "group:core",
+        "failed": "recur run failed (-15)",
+        "stopped": "at 06:00, the session's deadline",
+        "seconds_until_stopped": 3000.0,
+        "peak_rss_mb_seen": 7900.0,
+        "load_at_start": 5.5,
+        "spill_mb": 0.0,
+        "warehouse_mb": 6000.0,
+    }
+    result = RESULT | {"stages": [RESULT["stages"][0], stopped]}
+    row = next(line for line in table(result).splitlines() if line.startswith("| core |"))
+    assert "| 3,000.0 (stopped) | | 7,900 (seen) | 0 | 6,000 | 5.50 | **stopped**: at 06:00" in row
+    assert "**not finished**: stopped during core; not reached: ingest" in report(result)
+
+
+def test_nodes_of_a_dbt_stopped_before_run_results_come_from_its_log(tmp_path):
+    log = tmp_path / "dbt.log"
+    finished = {
+        "data": {
+            "execution_time": 189.9947,
+            "node_info": {
+                "node_status": "success",
+                "unique_id": "model.recur.stg_amplitude__events",
+            },
+        }
+    }
+    started = {"data": {"node_info": {"unique_id": "model.recur.stg_mixpanel__events"}}}
+    log.write_text(json.dumps(finished) + "\n" + json.dumps(started) + "\n")
+    assert logged_nodes(log) == [
+        {
+            "type": "model",
+            "name": "stg_amplitude__events",
+            "status": "success",
+            "seconds": 189.99,
+            "rows": None,
+        }
+    ]
