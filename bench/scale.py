@@ -169,7 +169,8 @@ def logged_nodes(log: Path) -> list[dict]:
             continue
         data = json.loads(line)["data"]
         info = data.get("node_info") or {}
-        if "unique_id" in info:
+        # a node's result (LogModelResult, LogTestResult, ...), not NodeFinished's run_result
+        if "unique_id" in info and "execution_time" in data:
             kind, _, name = info["unique_id"].split(".")[:3]
             nodes.append(
                 {
