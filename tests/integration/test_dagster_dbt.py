@@ -73,6 +73,45 @@ def test_dbt_runs_without_the_adapter_dagster_dbt_opens_in_process():
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
+def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, monkeypatch):
+    """dbt parses the whole project again when its profile (which holds the warehouse path) or
+    vars differ from the parse that wrote partial_parse.msgpack: prepare() parses again for a new
+    warehouse, and a dbt command started from the prepared file (as dagster-dbt starts each one)
+    then keeps the parse."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration import dbt_project as project
+
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    assert project._stale(project.dbt_project)
+    project.prepare()
+    assert not project._stale(project.dbt_project)
+    target = tmp_path / "target"
+    target.mkdir()
+    shutil.copy(Path(project.dbt_project.manifest_path).with_name("partial_parse.msgpack"), target)
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run(
+        [dbt, "--debug", "parse", "--profiles-dir", project.DBT_DIR]
+        + ["--project-dir", project.DBT_DIR]
+        + ["--target-path", target, "--log-path", tmp_path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Unable to do partial parsing" not in done.stdout, done.stdout
+    assert "Partial parsing enabled" in done.stdout, done.stdout
+
+    # another warehouse, or other vars, need a parse of their own
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "other.duckdb"))
+    assert project._stale(project.dbt_project)
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("RECUR_DBT_VARS", "{audience_purchase_event: purchase}")
+    assert project._stale(project.dbt_project)
+
+
 def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
     exports = tmp_path / "exports"
     generate(exports, users=300, days=10, seed=2, faults=0.01)

@@ -1,18 +1,15 @@
 """The dbt models as Dagster assets: one `dbt build` per run for the selected models."""
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
-import json
-import os
 from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
-import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration import environment
-from orchestration.dbt_project import dbt_project
+from orchestration.dbt_project import dbt_project, dbt_vars_args
 from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
 from orchestration.metadata import preview
@@ -46,35 +43,6 @@ def with_table_metadata(
             yield output.with_metadata({**output.metadata, **extra})
     finally:
         con.close()
-
-
-def dbt_vars_args() -> list[str]:
-    """``--vars`` from RECUR_DBT_VARS (a YAML mapping, as dbt's own ``--vars``), e.g. the app's
-    event names for `recur run` (docs/configuration.md); none when unset.
-
-    >>> os.environ["RECUR_DBT_VARS"] = "{audience_purchase_event: purchase}"
-    >>> dbt_vars_args()
-    ['--vars', '{"audience_purchase_event": "purchase"}']
-    >>> os.environ["RECUR_DBT_VARS"] = "purchase"
-    >>> dbt_vars_args()
-    Traceback (most recent call last):
-    ...
-    ValueError: RECUR_DBT_VARS is not a YAML mapping of dbt vars (e.g. '{audience_purchase_event: purchase}')
-    >>> del os.environ["RECUR_DBT_VARS"]
-    """
-    text = os.environ.get("RECUR_DBT_VARS", "").strip()
-    if not text:
-        return []
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError:
-        values = None
-    if not isinstance(values, dict):
-        raise ValueError(
-            "RECUR_DBT_VARS is not a YAML mapping of dbt vars "
-            "(e.g. '{audience_purchase_event: purchase}')"
-        )
-    return ["--vars", json.dumps(values)]
 
 
 @dbt_assets(
