@@ -54,7 +54,7 @@ bench: install
 	$(PY) -m bench
 
 # The whole pipeline on ~34M events (500k people over 180 days), DuckDB capped at 8 GB; not part of
-# `make bench`: about an hour, 14 GB of memory for the generator and ~15 GB of disk in bench/out.
+# `make bench`: 2 hours or more on 2 cores, 12 GB of memory for the generator, 40 GB of disk or more.
 # Smaller: python -m bench.scale --users 20000 --days 30 (docs/benchmarks.md, "50M events").
 bench-scale: install
 	$(PY) -m bench.scale

@@ -3,13 +3,15 @@
     python -m bench.scale [--users N] [--days D] [--memory-limit 8GB]
     python -m bench.scale generate USERS DAYS     # child: the exports (bench.generate), one JSON line
 
-Not part of `make bench`: about an hour, ~15 GB of disk. The generator makes ~0.38 exported
-events per person per day over 180 days (its churn lowers the rate as the window grows; 10,000
-people over 180 days gave 684,210 events, Mixpanel and Amplitude), so 50M events need 730,000
-people. But the generator simulates the whole world in memory first, about 410 bytes per event
-(40,000 people over 180 days: 2.75M events, 1.14 GB peak): 50M events need ~21 GB, more than this
-24 GB machine can spare, and the run of 730,000 people was stopped at 17 GB and growing. The
-default is therefore 500,000 people over 180 days: ~34M events, ~14 GB for the generator.
+Not part of `make bench`: 2 hours or more on 2 cores, and 40 GB of disk or more (14 GB of exports,
+an 11 GB warehouse, 15 GB and more of DuckDB spill in `fct_events`' first build: docs/benchmarks.md,
+"50M events on one machine"). The generator makes ~0.38 exported events per person per day over 180
+days (its churn lowers the rate as the window grows; 10,000 people over 180 days gave 684,210
+events, Mixpanel and Amplitude), so 50M events need 730,000 people. But the generator simulates the
+whole world in memory first, about 410 bytes per event (40,000 people over 180 days: 2.75M events,
+1.14 GB peak): 50M events need ~21 GB, more than this 24 GB machine can spare, and the run of
+730,000 people was stopped at 17 GB and growing. The default is therefore 500,000 people over 180
+days: 34.4M events, 12.1 GB peak in the generator.
 
 Stages, each in its own process, timed by ``bench.dbt_build.measured`` (wall and CPU seconds, the
 largest process's peak RSS, the 1-minute load average at its start):
