@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from checks.errors import SuiteError
+from sources.warehouse import connect
 
 Severity = Literal["blocking", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("blocking", "warning")
@@ -154,7 +155,7 @@ Reader = Callable[..., pd.DataFrame]
 def _reader(path: Path) -> Iterator[Reader]:
     if not Path(path).exists():
         raise SuiteError(f"{path} does not exist: build the warehouse first (recur run)")
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
 
     def read(sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         try:

@@ -6,6 +6,7 @@ file admits one writing process at a time, so nothing in Recur holds a connectio
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -122,6 +123,9 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     con = duckdb.connect(str(path), read_only=read_only)
     # Naive timestamps everywhere are UTC; this keeps casts of TIMESTAMPTZ from shifting them.
     con.execute("set TimeZone = 'UTC'")
+    # One memory cap for every DuckDB Recur opens on the warehouse, dbt's included (profiles.yml
+    # reads the same variable): beyond it DuckDB spills to disk instead of taking 80% of the RAM.
+    con.execute("set memory_limit = ?", [os.environ.get("RECUR_DUCKDB_MEMORY_LIMIT") or "8GB"])
     return con
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sources.warehouse import connect
 from syncs.destinations.base import FieldInfo
 from syncs.emails import (
     INVALID_EMAIL_REASON,
@@ -189,7 +190,7 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
 
 def read_audience_file(warehouse: Path, spec: SyncSpec) -> Audience:
     """:func:`read_audience` on a warehouse file, opened read-only for just this read."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         return read_audience(con, spec)
     finally:

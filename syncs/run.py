@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-
+from sources.warehouse import connect
 from syncs.destinations import destination_for
 from syncs.engine import CONCURRENCY, RetryPolicy, RunResult, run_sync
 from syncs.spec import SyncSpec
@@ -28,7 +27,7 @@ def sync_files(
 
     Raises :class:`~syncs.errors.FatalError` when the destination stops the run (recorded first).
     """
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         with StateStore(state) as store:
             return run_sync(

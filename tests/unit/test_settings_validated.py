@@ -103,3 +103,20 @@ def test_the_duckdb_memory_limit_is_checked_by_duckdb_and_named(monkeypatch):
         environment.duckdb_memory_limit()
     monkeypatch.setenv("RECUR_DUCKDB_MEMORY_LIMIT", "512MB")
     assert environment.duckdb_memory_limit() == "512MB"
+
+
+def test_every_warehouse_connection_takes_the_duckdb_memory_limit(monkeypatch, tmp_path):
+    """The loader, checks and syncs open the warehouse through sources.warehouse.connect: the same
+    cap as dbt's profile, not DuckDB's default of 80% of the machine's memory."""
+    from checks.suite import _reader
+    from sources.warehouse import connect
+
+    monkeypatch.setenv("RECUR_DUCKDB_MEMORY_LIMIT", "512MB")
+    path = tmp_path / "wh.duckdb"
+    with connect(path) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchall() == [("488.2 MiB",)]
+    with _reader(path) as read:
+        assert read("select current_setting('memory_limit') as m")["m"].tolist() == ["488.2 MiB"]
+    monkeypatch.delenv("RECUR_DUCKDB_MEMORY_LIMIT")
+    with connect(path, read_only=True) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchall() == [("7.4 GiB",)]
