@@ -43,7 +43,8 @@ def latest_runs(state: StateStore, names: list[str], since: datetime | None = No
     error is shown as an earlier one, so an old failure never reads as the current one."""
     runs = state.con.execute(
         """select sync, status, audience_rows, added, changed, removed, unchanged, invalid,
-                  rejected, requests, throttled, round(duration_seconds, 1), error, started_at
+                  rejected, held_out, requests, throttled, round(duration_seconds, 1), error,
+                  started_at
            from runs where sync in (select unnest($names)) and not dry_run
            qualify row_number() over (partition by sync order by started_at desc) = 1
            order by sync""",
@@ -51,14 +52,30 @@ def latest_runs(state: StateStore, names: list[str], since: datetime | None = No
     ).fetchall()
     lines = [
         f"{'sync':<42}{'status':<10}{'rows':>7}{'+':>7}{'~':>6}{'-':>6}{'=':>7}{'invalid':>8}"
-        f"{'rejected':>9}{'requests':>9}{'429s':>6}{'s':>6}"
+        f"{'rejected':>9}{'held':>6}{'requests':>9}{'429s':>6}{'s':>6}"
     ]
-    for sync, status, n, add, chg, rem, same, inv, rej, req, thr, secs, error, started in runs:
+    for (
+        sync,
+        status,
+        n,
+        add,
+        chg,
+        rem,
+        same,
+        inv,
+        rej,
+        held,
+        req,
+        thr,
+        secs,
+        error,
+        started,
+    ) in runs:
         stale = since is not None and started < since
         lines.append(
             f"{sync:<42}{'stale' if stale else status:<10}{n or 0:>7,}{add or 0:>7,}"
             f"{chg or 0:>6,}{rem or 0:>6,}{same or 0:>7,}{inv or 0:>8,}{rej or 0:>9,}"
-            f"{req or 0:>9,}{thr or 0:>6,}{secs or 0:>6}"
+            f"{held or 0:>6,}{req or 0:>9,}{thr or 0:>6,}{secs or 0:>6}"
         )
         if stale:
             lines.append(
