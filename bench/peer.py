@@ -279,6 +279,7 @@ def recur_side(exports: Path, work: Path, round_: int, code: Path = ROOT) -> dic
         }
     step["runs"] = [(label.split(" (")[0], float(s)) for label, _, s in runs]
     step["warehouse_mb"] = round(database.stat().st_size / 1e6)
+    database.unlink()  # counted; at 10M events each round's file is several GB
     return step
 
 
