@@ -93,7 +93,7 @@ def holdout_sql(spec: SyncSpec, person: str) -> str:
     """Whether the person (the SQL expression ``person``) is kept out of ``spec``'s destination:
     MD5 of audience, person and salt (joined by U+001F), its first 15 hex digits read as a number
     in [0, 16**15), below ``share * 16**15``. The same in any engine or language, e.g. Python:
-    ``int(md5(f"{audience}\x1f{person}\x1f{salt}".encode()).hexdigest()[:15], 16)``.
+    ``int(md5(f"{audience}\\x1f{person}\\x1f{salt}".encode()).hexdigest()[:15], 16)``.
     The audience and salt are bound as ``$holdout_audience`` and ``$holdout_salt``."""
     if not spec.holdout:
         return "false"
