@@ -9,7 +9,7 @@ The settings matter because every dbt command of a run starts from the prepared
 ``partial_parse.msgpack`` (dagster-dbt copies it into the command's target folder). dbt throws it
 away and parses the whole project again when the profile (the warehouse path, DuckDB settings),
 the environment variables ``dbt_project.yml`` reads or the ``--vars`` differ from the parse that
-wrote it: 12-45 s per command here instead of 1-3 s.
+wrote it (a whole `dbt parse` took 45-47 s here under load, against 19 s with the parse kept).
 """
 
 from __future__ import annotations
