@@ -2,8 +2,9 @@
 
 ``@dbt_assets`` reads ``target/manifest.json`` when the definitions are imported. `dagster dev`
 prepares it itself (``prepare_if_dev``); everywhere else (``recur``, tests, CI) it is prepared here
-when missing, older than any file of the dbt project, or parsed with other settings (a ``dbt
-parse``, 5-12 s).
+when missing or older than any file of the dbt project (a ``dbt parse``, 5-12 s), and again,
+before a dbt command runs, when it was parsed with other settings (``prepare(for_dbt=True)``,
+called by the dbt asset: commands that run no dbt, such as `recur sync`, never pay for it).
 
 The settings matter because every dbt command of a run starts from the prepared
 ``partial_parse.msgpack`` (dagster-dbt copies it into the command's target folder). dbt throws it
@@ -91,15 +92,16 @@ dbt_project = DbtProject(
 SETTINGS_STAMP = Path(dbt_project.manifest_path).with_name("recur_parse_settings.json")
 
 
-def _stale(project: DbtProject) -> bool:
+def _stale(project: DbtProject, *, for_dbt: bool = False) -> bool:
     manifest = Path(project.manifest_path)
     if not manifest.exists():
         return True
-    try:
-        if SETTINGS_STAMP.read_text() != parse_settings():
+    if for_dbt:
+        try:
+            if SETTINGS_STAMP.read_text() != parse_settings():
+                return True
+        except FileNotFoundError:
             return True
-    except FileNotFoundError:
-        return True
     built = manifest.stat().st_mtime
     sources = [DBT_DIR / "dbt_project.yml", DBT_DIR / "profiles.yml"]
     for folder in ("models", "macros", "seeds", "tests"):
@@ -115,9 +117,10 @@ def dbt_executable() -> str:
     return str(wrapper if wrapper.exists() else Path(sys.executable).parent / "dbt")
 
 
-def prepare() -> None:
-    """Write the manifest if it is missing or out of date."""
-    if _stale(dbt_project):
+def prepare(*, for_dbt: bool = False) -> None:
+    """Write the manifest if it is missing or out of date; ``for_dbt``: also when it was parsed
+    with other settings than the dbt commands about to run will use."""
+    if _stale(dbt_project, for_dbt=for_dbt):
         settings = parse_settings()  # the vars as they are now (tests change them in-process)
         DagsterDbtProjectPreparer(["parse", "--quiet", *_parse_vars()]).prepare(dbt_project)
         SETTINGS_STAMP.write_text(settings)

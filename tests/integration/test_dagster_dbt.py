@@ -75,9 +75,9 @@ def test_dbt_runs_without_the_adapter_dagster_dbt_opens_in_process():
 
 def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, monkeypatch):
     """dbt parses the whole project again when its profile (which holds the warehouse path) or
-    vars differ from the parse that wrote partial_parse.msgpack: prepare() parses again for a new
-    warehouse, and a dbt command started from the prepared file (as dagster-dbt starts each one)
-    then keeps the parse."""
+    vars differ from the parse that wrote partial_parse.msgpack: the dbt asset's prepare parses
+    again for a new warehouse, and a dbt command started from the prepared file (as dagster-dbt
+    starts each one) then keeps the parse."""
     import shutil
     import subprocess
     import sys
@@ -86,9 +86,9 @@ def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, mon
     from orchestration import dbt_project as project
 
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    assert project._stale(project.dbt_project)
-    project.prepare()
-    assert not project._stale(project.dbt_project)
+    assert project._stale(project.dbt_project, for_dbt=True)
+    project.prepare(for_dbt=True)
+    assert not project._stale(project.dbt_project, for_dbt=True)
     target = tmp_path / "target"
     target.mkdir()
     shutil.copy(Path(project.dbt_project.manifest_path).with_name("partial_parse.msgpack"), target)
@@ -106,10 +106,11 @@ def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, mon
 
     # another warehouse, or other vars, need a parse of their own
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "other.duckdb"))
-    assert project._stale(project.dbt_project)
+    assert project._stale(project.dbt_project, for_dbt=True)
+    assert not project._stale(project.dbt_project)  # commands without dbt need no new parse
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("RECUR_DBT_VARS", "{audience_purchase_event: purchase}")
-    assert project._stale(project.dbt_project)
+    assert project._stale(project.dbt_project, for_dbt=True)
 
 
 def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):

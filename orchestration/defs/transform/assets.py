@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration import environment
-from orchestration.dbt_project import dbt_project, dbt_vars_args
+from orchestration.dbt_project import dbt_project, dbt_vars_args, prepare
 from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
 from orchestration.metadata import preview
@@ -57,6 +57,7 @@ def recur_dbt_models(
     reports each model's row count and first rows. dbt's unit tests need the models' tables to
     exist and check code, not data: they run in CI."""
     environment.as_of()  # a bad RECUR_AS_OF stops here, named, before dbt pastes it into SQL
+    prepare(for_dbt=True)  # dbt keeps the prepared parse only if it was made with these settings
     outputs: list[dg.Output] = []
     try:
         args = ["build", "--exclude", "test_type:unit", *dbt_vars_args()]
