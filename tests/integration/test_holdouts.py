@@ -15,6 +15,7 @@ import json
 import duckdb
 import pytest
 
+from orchestration.sync_report import describe_dry_run
 from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 from syncs.audience import read_audience
 from syncs.destinations.file import FileDestination
@@ -89,12 +90,15 @@ def test_the_holdout_never_reaches_hubspot_and_is_recorded_like_the_sent(server,
     people = {f"u{i}" for i in range(1000)}
     held = held_by_hand("aud_hold", people, 0.2)
     assert 150 < len(held) < 250  # binomial(1000, 0.2): 200 +/- 4 sd
+    emails_held = {email_of(p) for p in held}
     the_spec = spec()
     with StateStore(tmp_path / "state.duckdb") as state:
         dry = sync(server, con, state, the_spec, dry_run=True)
         assert dry.status == "dry_run" and server.requests == []
         assert dry.counts["held_out"] == len(held) and dry.counts["added"] == 1000 - len(held)
         assert f"{len(held):,} held out" in dry.summary()
+        shown = [line for line in describe_dry_run(dry).splitlines() if line.startswith("  h ")]
+        assert len(shown) == 5 and all(line.split()[1][:-1] in emails_held for line in shown)
 
         result = sync(server, con, state, the_spec)
         assert result.status == "success"
