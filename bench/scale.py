@@ -223,22 +223,8 @@ def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Pa
     result["stages"].append({"stage": "generate", "selection": ""} | step)
     save()
 
-    shutil.rmtree(workdir, ignore_errors=True)
-    src = workdir / "src"
-    result["commit"] = snapshot(src)
-    home = workdir / "dagster_home"
-    home.mkdir()
-    shutil.copy(src / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    warehouse = workdir / "warehouse.duckdb"
-    env = os.environ | {
-        "DO_NOT_TRACK": "1",
-        "PYTHONPATH": str(src),
-        "DAGSTER_HOME": str(home),
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(warehouse),
-        "RECUR_STATE": str(workdir / "state.duckdb"),
-        "RECUR_DUCKDB_MEMORY_LIMIT": memory_limit,
-    }
+    src, env, warehouse = workspace(workdir, exports, memory_limit)
+    result["commit"] = env["RECUR_BENCH_COMMIT"]
     from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 
     # As `recur demo` does: the syncs talk to a local HubSpot (its default limits, 190 requests
@@ -267,6 +253,33 @@ def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Pa
         hubspot.stop()
         save()
     return result
+
+
+def workspace(
+    workdir: Path, exports: Path, memory_limit: str | None
+) -> tuple[Path, dict[str, str], Path]:
+    """A fresh ``workdir`` holding a snapshot of HEAD (``src``), a ``DAGSTER_HOME`` and the
+    places of the warehouse and sync state; returns the snapshot, the environment of the stages
+    (the commit in ``RECUR_BENCH_COMMIT``) and the warehouse file."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    src = workdir / "src"
+    commit = snapshot(src)
+    home = workdir / "dagster_home"
+    home.mkdir()
+    shutil.copy(src / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    warehouse = workdir / "warehouse.duckdb"
+    env = os.environ | {
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": str(src),
+        "DAGSTER_HOME": str(home),
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(warehouse),
+        "RECUR_STATE": str(workdir / "state.duckdb"),
+        "RECUR_BENCH_COMMIT": commit,
+    }
+    if memory_limit:
+        env["RECUR_DUCKDB_MEMORY_LIMIT"] = memory_limit
+    return src, env, warehouse
 
 
 def stage(
