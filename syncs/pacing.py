@@ -118,6 +118,27 @@ class RateLimiter:
                 oldest = self._sent[0] if self._sent else now
                 self._blocked_until = max(self._blocked_until, oldest + self.interval + self.margin)
 
+    def observe_window(
+        self, *, limit: int | None, remaining: int | None, reset_in: float | None
+    ) -> None:
+        """Learn from an API that counts requests in fixed windows and says when the current one
+        ends (Braze: ``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``): ``limit`` requests per
+        window, ``remaining`` left in it, ``reset_in`` seconds until it starts again. With no
+        room left (``remaining`` at most the headroom) nothing is sent before the reset.
+
+        >>> clock = [100.0]
+        >>> limiter = RateLimiter(3000, 3.0, clock=lambda: clock[0])
+        >>> limiter.observe_window(limit=10, remaining=0, reset_in=1.5)
+        >>> limiter.limit, round(limiter._blocked_until - clock[0], 2)
+        (10, 1.55)
+        """
+        with self._lock:
+            if limit:
+                self.limit = limit
+            if remaining is not None and remaining <= self.headroom and reset_in is not None:
+                until = self._clock() + max(0.0, reset_in) + self.margin
+                self._blocked_until = max(self._blocked_until, until)
+
     def wait_hint(self) -> float:
         """Seconds until the window has room again (for a 429 without ``Retry-After``)."""
         with self._lock:
@@ -132,3 +153,17 @@ def _int(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+_shared: dict[str, RateLimiter] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(account: str, limit: int, interval: float, headroom: int) -> RateLimiter:
+    """The one pacer of ``account`` (a destination's endpoint) in this process, made with
+    ``limit`` requests per ``interval`` seconds on first use: syncs to the same account, one
+    after another or side by side, share its budget."""
+    with _shared_lock:
+        if account not in _shared:
+            _shared[account] = RateLimiter(limit, interval, headroom=headroom)
+        return _shared[account]

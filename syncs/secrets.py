@@ -29,6 +29,7 @@ from syncs.errors import SyncConfigError
 #: Environment variables whose values are secrets, wherever Recur reads them.
 SECRET_ENV = (
     "HUBSPOT_ACCESS_TOKEN",
+    "BRAZE_API_KEY",
     "MIXPANEL_SERVICE_ACCOUNT_SECRET",
     "MIXPANEL_API_SECRET",
     "AMPLITUDE_API_KEY",

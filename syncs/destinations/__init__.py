@@ -7,7 +7,7 @@ from pathlib import Path
 from syncs.destinations.base import Destination
 from syncs.errors import SyncConfigError
 
-NAMES = ("hubspot", "file")
+NAMES = ("hubspot", "braze", "file")
 
 
 def destination_for(name: str, *, files_dir: Path) -> Destination:
@@ -16,6 +16,10 @@ def destination_for(name: str, *, files_dir: Path) -> Destination:
         from syncs.destinations.hubspot import HubSpotDestination
 
         return HubSpotDestination.from_env()
+    if name == "braze":
+        from syncs.destinations.braze import BrazeDestination
+
+        return BrazeDestination.from_env()
     if name == "file":
         from syncs.destinations.file import FileDestination
 

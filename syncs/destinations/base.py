@@ -40,6 +40,8 @@ class Capabilities:
     lists: bool = False
     snapshot: bool = False
     concurrent: bool = False
+    #: Why a mode is missing from ``modes`` (mode, reason), for the error a sync asking for it gets.
+    why_not: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""One conformance suite that every destination passes (memory, file, HubSpot sandbox).
+"""One conformance suite that every destination passes (memory, file, HubSpot and Braze sandboxes).
 
 Each destination gets the same audience and the same changes; an adapter reads back what
 arrived (values per key, and the members of the list or file), so the assertions are the same.
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
+from sandbox.servers.braze import SANDBOX_BRAZE_API_KEY, BrazeServer
 from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 from syncs.destinations.base import Destination
+from syncs.destinations.braze import BrazeDestination, BrazeSettings
 from syncs.destinations.file import FileDestination
 from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
 from syncs.destinations.memory import MemoryDestination
@@ -75,11 +77,43 @@ def hubspot_adapter(tmp_path, server: HubSpotServer) -> Adapter:
     )
 
 
-@pytest.fixture(params=["memory", "file", "hubspot"])
+def braze_adapter(tmp_path, server: BrazeServer) -> Adapter:
+    # Matched by email (the identifier Braze takes when the match key is an email column).
+    spec = SyncSpec("aud_conf", "braze", "email", FIELDS, list="Recur: Conformance")
+    settings = BrazeSettings(api_key=SANDBOX_BRAZE_API_KEY, rest_url=server.url)
+    limiter = RateLimiter(3000, 3.0)
+
+    def text(value):
+        return (
+            None
+            if value is None
+            else format(value, "g")
+            if isinstance(value, float)
+            else str(value)
+        )
+
+    def delivered():
+        names = [name for name, _ in FIELDS]
+        return {
+            u["email"]: {n: text(u["attributes"].get(n)) for n in names} for u in server.users()
+        }
+
+    return Adapter(
+        lambda: BrazeDestination(settings, limiter=limiter),
+        delivered,
+        lambda: server.members("Recur: Conformance"),
+        spec,
+    )
+
+
+@pytest.fixture(params=["memory", "file", "hubspot", "braze"])
 def adapter(request, tmp_path):
     if request.param == "hubspot":
         with HubSpotServer() as server:
             yield hubspot_adapter(tmp_path, server)
+    elif request.param == "braze":
+        with BrazeServer() as server:
+            yield braze_adapter(tmp_path, server)
     else:
         yield {"memory": memory_adapter, "file": file_adapter}[request.param](tmp_path)
 

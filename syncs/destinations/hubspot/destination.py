@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ from hubspot.crm import lists as hs_lists
 from hubspot.crm import properties as hs_properties
 from urllib3.exceptions import HTTPError as TransportError
 
+from syncs import pacing
 from syncs.destinations.base import Capabilities, Destination, FieldInfo, Row, RowResult
 from syncs.destinations.hubspot.errors import body_of, classify
 from syncs.destinations.hubspot.settings import HubSpotSettings
@@ -50,16 +50,10 @@ PROPERTY_TYPES = {
     "datetime": ("datetime", "date"),
 }
 
-_limiters: dict[str, RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
 
 def shared_limiter(base_url: str, headroom: int) -> RateLimiter:
     """One pacer per HubSpot account in this process: syncs run one after another share it."""
-    with _limiters_lock:
-        if base_url not in _limiters:
-            _limiters[base_url] = RateLimiter(DEFAULT_LIMIT, DEFAULT_INTERVAL, headroom=headroom)
-        return _limiters[base_url]
+    return pacing.shared_limiter(base_url, DEFAULT_LIMIT, DEFAULT_INTERVAL, headroom)
 
 
 def to_hubspot(value: str, kind: str) -> str:
