@@ -40,6 +40,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 from urllib3.util.retry import Retry
 
 from sandbox.servers import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
+from sandbox.servers.braze import SANDBOX_BRAZE_API_KEY
 from sandbox.servers.hubspot import BATCH_PATH, LISTS_PATH, PROPERTIES_PATH, is_valid_email
 from sandbox.servers.latency import Latency
 
@@ -870,19 +871,20 @@ def test_state_survives_a_restart(tmp_path: Path, clock: FakeClock) -> None:
 # ------------------------------------------------------------------------------ recur sandbox
 
 
-def _free_port_triple() -> int:
+def _free_port_run() -> int:
+    """A free port whose next three are free too (``recur sandbox`` serves four APIs)."""
     for _ in range(20):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         try:
-            for offset in (1, 2):
+            for offset in (1, 2, 3):
                 with socket.socket() as other:
                     other.bind(("127.0.0.1", port + offset))
         except OSError:
             continue
         return port
-    raise RuntimeError("no three consecutive free ports")
+    raise RuntimeError("no four consecutive free ports")
 
 
 def test_recur_sandbox_serves_hubspot(
@@ -897,7 +899,7 @@ def test_recur_sandbox_serves_hubspot(
     monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=Interrupted))
     exports = tmp_path / "exports"
     exports.mkdir()
-    port = _free_port_triple()
+    port = _free_port_run()
 
     assert cli.serve(exports, port=port) == 0
 
@@ -905,3 +907,7 @@ def test_recur_sandbox_serves_hubspot(
     assert f"HUBSPOT_BASE_URL=http://127.0.0.1:{port + 2}" in out
     assert f"HUBSPOT_ACCESS_TOKEN={SANDBOX_HUBSPOT_TOKEN}" in out
     assert (tmp_path / "sandbox" / "hubspot.sqlite").exists()
+    # Braze on the next port, its profiles saved when the sandbox stopped
+    assert f"BRAZE_REST_URL=http://127.0.0.1:{port + 3}" in out
+    assert f"BRAZE_API_KEY={SANDBOX_BRAZE_API_KEY}" in out
+    assert (tmp_path / "sandbox" / "braze.json").exists()
