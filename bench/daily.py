@@ -35,7 +35,9 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,6 +121,31 @@ def _finished(stages: list[dict]) -> bool:
     return bool(stages) and not any("failed" in s for s in stages)
 
 
+#: `recur run`'s line per Dagster run: "[1/2] unpartitioned: ok (46.8 s)".
+RUN_LINE = re.compile(r"^\[\d+/\d+\] .*: (?:ok|FAILED) \(([\d.]+) s\)$", re.M)
+
+
+def runs_seconds(log: str) -> float:
+    """The seconds a stage's `recur run` spent inside its Dagster runs (the rest of the stage is
+    the process: imports, definitions, the plan)."""
+    return round(sum(float(s) for s in RUN_LINE.findall(log)), 2)
+
+
+def split_time(stage_: dict) -> dict[str, float]:
+    """Where a stage's wall time went: outside the Dagster runs (start of the process), in the
+    runs outside dbt, and dbt's models and tests (per-node times)."""
+    nodes = stage_.get("dbt_nodes", [])
+    models = sum(n["seconds"] for n in nodes if n["type"] in ("model", "seed", "snapshot"))
+    tests = sum(n["seconds"] for n in nodes if n["type"] in ("test", "unit_test"))
+    runs = stage_.get("runs_seconds", stage_["seconds"])
+    return {
+        "outside_runs": round(stage_["seconds"] - runs, 1),
+        "runs_not_dbt": round(runs - models - tests, 1),
+        "dbt_models": round(models, 1),
+        "dbt_tests": round(tests, 1),
+    }
+
+
 def node_growth(short: list[dict], long: list[dict], least: float = 0.5) -> list[dict]:
     """dbt nodes of two incremental days (each a list of stages with ``dbt_nodes``), with their
     seconds at both histories and the growth, slowest at the long history first; nodes under
@@ -182,18 +209,24 @@ def uptime() -> str:
 
 
 def run_history(
-    history: int, exports: Path, memory_limit: str | None, result: dict, save, keep: bool
+    history: int,
+    exports: Path,
+    memory_limit: str | None,
+    result: dict,
+    save,
+    keep: bool,
 ) -> None:
     from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
     from sources import layout
 
     workdir = WORKDIR / f"h{history}"
     view = workdir / "exports"
-    src, env, warehouse = workspace(workdir, view, memory_limit)
-    result["commit"] = env["RECUR_BENCH_COMMIT"]
+    # every history on the same commit: the one of the first (others commit meanwhile)
+    src, env, warehouse = workspace(workdir, view, memory_limit, result["commit"])
     days = layout.export_days(exports, "mixpanel")
     initial, following = split_days(days, history)
     entry: dict = {
+        "commit": result["commit"],
         "days": [str(initial[0]), str(initial[-1])],
         "next_day": str(following[0]),
         "full": [],
@@ -216,6 +249,7 @@ def run_history(
                 command = [recur, "run", "--select", selection]
                 ok = stage(holder, name, selection, command, logs, env, src, warehouse, seen)
                 entry[phase][-1]["uptime_after"] = uptime()
+                entry[phase][-1]["runs_seconds"] = runs_seconds((logs / f"{name}.log").read_text())
                 save()
                 if not ok:
                     return
@@ -235,9 +269,26 @@ def run_history(
                     path.unlink()
 
 
-def run(histories: list[int], exports: Path, memory_limit: str | None, keep: bool) -> dict:
+def run(
+    histories: list[int],
+    exports: Path,
+    memory_limit: str | None,
+    keep: bool,
+    revision: str = "HEAD",
+    merge: dict | None = None,
+) -> dict:
+    """Every history in turn; with ``merge`` (an earlier result), its histories are kept and
+    these added, on its commit."""
     summary = json.loads((exports / "truth" / "summary.json").read_text())["generation"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     result: dict = {
+        "commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB",
         "python": platform.python_version(),
@@ -246,10 +297,13 @@ def run(histories: list[int], exports: Path, memory_limit: str | None, keep: boo
         "export_days": summary["days"],
         "events": summary["events"],
         "memory_limit": memory_limit,
-        "command": command_of(histories, memory_limit),
+        "command": command_of(histories, memory_limit, revision, merge is not None),
         "uptime_start": uptime(),
         "runs": {},
     }
+    if merge:
+        result = merge | {"command": merge["command"] + "; then " + result["command"]}
+        result["parts"] = [*merge.get("parts", [merge["date"]]), time.strftime("%H:%M UTC")]
 
     def save() -> None:
         result["ratios"] = ratios(result["runs"])
@@ -259,17 +313,23 @@ def run(histories: list[int], exports: Path, memory_limit: str | None, keep: boo
     for history in histories:
         print(f"{time.strftime('%H:%M:%S')} history of {history} days (load {uptime()})")
         run_history(history, exports, memory_limit, result, save, keep)
-    result["uptime_end"] = uptime()
+        result["uptime_end"] = uptime()
     save()
     return result
 
 
-def command_of(histories: list[int], memory_limit: str | None) -> str:
+def command_of(
+    histories: list[int], memory_limit: str | None, revision: str = "HEAD", merge: bool = False
+) -> str:
     parts = ["python -m bench.daily"]
     if tuple(histories) != HISTORIES:
         parts.append("--histories " + ",".join(map(str, histories)))
     if memory_limit:
         parts.append(f"--memory-limit {memory_limit}")
+    if revision != "HEAD":
+        parts.append(f"--commit {revision}")
+    if merge:
+        parts.append("--merge")
     return " ".join(parts) if len(parts) > 1 else "make bench-daily"
 
 
@@ -353,6 +413,26 @@ def node_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def split_table(result: dict) -> str:
+    """Per stage of each incremental day: where its wall time went."""
+    lines = [
+        "| incremental day, stage | H | wall s | process start and plan (outside the Dagster runs) "
+        "| in the runs, outside dbt (checks, loader, syncs, Dagster) | dbt models | dbt tests |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, _ in PIPELINE:
+        for h in sorted(result["runs"], key=int):
+            s = next((s for s in result["runs"][h]["incremental"] if s["stage"] == name), None)
+            if s is None or "failed" in s:
+                continue
+            part = split_time(s)
+            lines.append(
+                f"| {name} | {h} | {s['seconds']:.1f} | {part['outside_runs']:.1f} | "
+                f"{part['runs_not_dbt']:.1f} | {part['dbt_models']:.1f} | {part['dbt_tests']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
 def report(result: dict) -> str:
     ratios_ = result.get("ratios", {})
     growth = ratios_.get("growth")
@@ -397,6 +477,8 @@ def report(result: dict) -> str:
         "",
         stage_table(result),
         "",
+        split_table(result),
+        "",
         node_table(result),
         END,
     ]
@@ -410,12 +492,28 @@ def main() -> int:
     parser.add_argument("--memory-limit", default=None, help="RECUR_DUCKDB_MEMORY_LIMIT")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses")
     parser.add_argument("--report-only", action="store_true", help="from bench/out/daily.json")
+    parser.add_argument("--commit", default="HEAD", help="the code to run (default HEAD)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="add these histories to bench/out/daily.json, on its commit (a run stopped part-way)",
+    )
     args = parser.parse_args()
     if args.report_only:
         result = json.loads(RESULT.read_text())
     else:
         histories = [int(h) for h in args.histories.split(",")]
-        result = run(histories, args.exports.resolve(), args.memory_limit, args.keep)
+        merge = json.loads(RESULT.read_text()) if args.merge else None
+        revision = merge["commit"] if merge else args.commit
+        result = run(
+            histories, args.exports.resolve(), args.memory_limit, args.keep, revision, merge
+        )
+    for history, run_ in result["runs"].items():  # from the stages' logs, when kept
+        for phase in ("full", "incremental"):
+            for s in run_[phase]:
+                log = WORKDIR / f"h{history}" / phase / f"{s['stage']}.log"
+                if "runs_seconds" not in s and "failed" not in s and log.exists():
+                    s["runs_seconds"] = runs_seconds(log.read_text())
     text = report(result)
     print("\n" + text)
     from bench.__main__ import write_section

@@ -107,10 +107,14 @@ class SpillWatch:
         self._thread.join()
 
 
-def snapshot(into: Path) -> str:
-    """The committed code (HEAD) unpacked into ``into``; returns the commit."""
+def snapshot(into: Path, revision: str = "HEAD") -> str:
+    """The committed code (HEAD, or ``revision``) unpacked into ``into``; returns the commit."""
     commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     into.mkdir(parents=True)
     archive = subprocess.Popen(["git", "archive", commit], cwd=ROOT, stdout=subprocess.PIPE)
@@ -256,14 +260,14 @@ def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Pa
 
 
 def workspace(
-    workdir: Path, exports: Path, memory_limit: str | None
+    workdir: Path, exports: Path, memory_limit: str | None, revision: str = "HEAD"
 ) -> tuple[Path, dict[str, str], Path]:
-    """A fresh ``workdir`` holding a snapshot of HEAD (``src``), a ``DAGSTER_HOME`` and the
-    places of the warehouse and sync state; returns the snapshot, the environment of the stages
-    (the commit in ``RECUR_BENCH_COMMIT``) and the warehouse file."""
+    """A fresh ``workdir`` holding a snapshot of HEAD or ``revision`` (``src``), a
+    ``DAGSTER_HOME`` and the places of the warehouse and sync state; returns the snapshot, the
+    environment of the stages (the commit in ``RECUR_BENCH_COMMIT``) and the warehouse file."""
     shutil.rmtree(workdir, ignore_errors=True)
     src = workdir / "src"
-    commit = snapshot(src)
+    commit = snapshot(src, revision)
     home = workdir / "dagster_home"
     home.mkdir()
     shutil.copy(src / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")

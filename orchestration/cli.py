@@ -90,6 +90,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from orchestration.definitions import build_defs
+    from orchestration.defs.syncs.assets import DELIVERIES
     from orchestration.runner import run
     from orchestration.sync_report import latest_runs, ran_since, selected_specs
     from syncs.state import StateStore, utcnow
@@ -108,6 +109,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(describe_dry_run(resource.run(spec, dry_run=True)))
         return 0
     keys = " or ".join(f'key:"{dg.AssetKey(["syncs", s.name]).to_user_string()}"' for s in specs)
+    # ... then their delivery history into the warehouse (raw.audience_deliveries).
+    keys += f' or key:"{DELIVERIES.to_user_string()}"'
     names = [s.name for s in specs]
     since = utcnow()
     report = run(defs, select=keys, log_level="INFO" if args.verbose else "WARNING")

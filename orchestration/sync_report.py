@@ -34,6 +34,7 @@ def describe_dry_run(result: RunResult) -> str:
     lines += [f"  - {key}" for key in samples.get("removed", [])]
     lines += [f"  ! {item['key']}: {item['reason']}" for item in samples.get("invalid", [])]
     lines += [f"  h {key}: held out (recorded, not sent)" for key in samples.get("held_out", [])]
+    lines += [f"  c {item['key']}: {item['reason']}" for item in samples.get("capped", [])]
     return "\n".join(lines)
 
 

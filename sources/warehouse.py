@@ -107,6 +107,22 @@ create table if not exists raw.load_ledger (
     export_file varchar not null,         -- the file on disk (a zip for Amplitude members)
     fingerprint varchar not null          -- sha256 of export_file (+ non-default ingest settings): unchanged files are skipped
 );
+
+-- Copied from the sync state file after syncs (syncs/history.py): one row per person and event.
+create table if not exists raw.audience_deliveries (
+    run_id varchar not null,
+    sync varchar not null,
+    audience varchar not null,
+    destination varchar not null,
+    key varchar,                          -- the match key as sent (e.g. the lower-cased email)
+    person_id varchar,                    -- the audience's user_id (the key when it has none)
+    event varchar not null,               -- entered | sent | held_out | capped | refused | exited
+    operation varchar,                    -- the sync's operation (add, change, list_add, ...)
+    held_out boolean not null,            -- the person is in the sync's holdout
+    reason varchar,                       -- why refused or capped
+    event_at timestamp not null,          -- when the sync recorded it (UTC, the wall clock)
+    copied_at timestamp not null
+);
 """
 
 

@@ -31,9 +31,11 @@ _SEPARATOR = "\x1f"  # unit separator: cannot appear in rendered values by accid
 class Audience:
     """A sync's view of its audience: one row per audience row, values rendered as text.
 
-    ``frame`` columns: ``key``, ``fingerprint``, ``invalid_reason``, ``held_out`` (the row's
-    person falls in the sync's holdout, :func:`holdout_sql`), then one ``v<i>`` column per
-    mapped field (``fields[i]``), NULL rendered as "".
+    ``frame`` columns: ``key``, ``fingerprint``, ``invalid_reason``, ``person`` (the
+    audience's ``holdout_person`` column, ``user_id`` by default, as text; the key when the
+    audience has no such column), ``held_out`` (the row's person falls in the sync's holdout,
+    :func:`holdout_sql`), then one ``v<i>`` column per mapped field (``fields[i]``), NULL
+    rendered as "".
     """
 
     spec: SyncSpec
@@ -158,7 +160,7 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
         f"""
         with source as (
             select {key_expr} as key,
-                   {f'cast("{person}" as varchar) as _person,' if spec.holdout else ""}
+                   {f'cast("{person}" as varchar)' if person in types else "null"} as _person,
                    {", ".join(rendered) if rendered else "null as _none"}
             from {spec.relation}
         ),
@@ -174,6 +176,7 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: SyncSpec) -> Audience:
                     || key_rows || ' times in the audience'
                 {f"when {bad_email} then '{INVALID_EMAIL_REASON}'" if bad_email else ""}
             end as invalid_reason,
+            coalesce(_person, key) as person,
             {holdout_sql(spec, "coalesce(_person, key)")} as held_out,
             {", ".join(f"v{i}" for i in range(len(fields))) if fields else "null as _none"}
         from counted

@@ -12,6 +12,9 @@ Pure planning, no sending (:mod:`syncs.engine` does that). Per key:
   recorded are recorded as held-out members (with their entry), and when they leave, their exit.
   A member keeps the group they entered with while they stay (a changed share or salt applies to
   people who enter afterwards): a person is never moved between groups mid-stay.
+* **capped**: with a frequency cap of N days, people about to enter (in either group, so the
+  groups stay comparable) whose person entered a Recur sync and was sent in the last N days are
+  deferred: nothing is sent or recorded as membership, and the next run considers them again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from syncs.audience import Audience
-from syncs.state import StateStore
+from syncs.state import StateStore, utcnow
 
 SAMPLE_SIZE = 5
 
@@ -41,6 +44,9 @@ class Plan:
     unchanged: int
     holdouts: list[str] = field(default_factory=list)  # enter the holdout: recorded, not sent
     held_keys: list[str] = field(default_factory=list)  # every member in the holdout
+    capped: pd.DataFrame = field(  # key, reason: entrants deferred by the frequency cap
+        default_factory=lambda: pd.DataFrame({"key": [], "reason": []})
+    )
     samples: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,6 +89,7 @@ class Plan:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "held_out": self.held_out,
+            "capped": len(self.capped),
         }
 
 
@@ -121,9 +128,13 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
             """,
             {"sync": spec.name, "mirror": mirror},
         ).df()
+        capped = _contacted(con, spec.frequency_cap_days) if spec.frequency_cap_days else None
     invalid = audience.frame.loc[
         audience.frame["invalid_reason"].notna(), ["key", "invalid_reason"]
     ]
+    if capped is not None:
+        capped = capped[capped["key"].isin(valid.loc[~valid["was_member"], "key"])]
+        valid = valid[~valid["key"].isin(capped["key"])]
     held = valid[valid["held_out"]]
     valid = valid[~valid["held_out"]].drop(columns=["held_out"])
     writes = valid[valid["needs_write"]].drop(columns=["needs_write"])
@@ -142,8 +153,31 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
         holdouts=held.loc[~held["was_member"], "key"].tolist(),
         held_keys=held["key"].tolist(),
     )
+    if capped is not None:
+        result.capped = capped.reset_index(drop=True)
     result.samples = samples(audience, result)
     return result
+
+
+def _contacted(con, days: int) -> pd.DataFrame:
+    """Keys of the registered ``audience_rows`` whose person entered any sync of this state file
+    and was sent (not held out) in the last ``days`` days: ``key``, ``reason``."""
+    return con.execute(
+        """
+        select a.key,
+               'contacted ' || strftime(max(m.event_at), '%Y-%m-%d %H:%M') || ' UTC by '
+                   || arg_max(m.sync, m.event_at) || ' (frequency cap: ' || $days || ' days)'
+                   as reason
+        from (select distinct key, person from audience_rows where key is not null) a
+        join people p on p.person = a.person
+        join membership_events m on m.sync = p.sync and m.key = p.key
+        where m.event = 'entered' and not m.held_out
+          and m.event_at >= $now - to_days($days)
+        group by a.key
+        order by a.key
+        """,
+        {"days": days, "now": utcnow()},
+    ).df()
 
 
 def samples(audience: Audience, plan: Plan, size: int = SAMPLE_SIZE) -> dict[str, Any]:
@@ -174,6 +208,10 @@ def samples(audience: Audience, plan: Plan, size: int = SAMPLE_SIZE) -> dict[str
         "changed": changed,
         "removed": plan.exits["key"].head(size).tolist(),
         "held_out": plan.holdouts[:size],
+        "capped": [
+            {"key": row["key"], "reason": row["reason"]}
+            for _, row in plan.capped.head(size).iterrows()
+        ],
         "invalid": [
             {"key": row["key"], "reason": row["invalid_reason"]}
             for _, row in plan.invalid.head(size).iterrows()

@@ -101,6 +101,7 @@ class RunResult:
             f"+{c.get('added', 0):,} ~{c.get('changed', 0):,} -{c.get('removed', 0):,}, "
             f"{c.get('unchanged', 0):,} unchanged, "
             + (f"{c['held_out']:,} held out, " if c.get("held_out") else "")
+            + (f"{c['capped']:,} capped, " if c.get("capped") else "")
             + f"{c.get('invalid', 0):,} invalid, "
             f"{c.get('rejected', 0):,} rejected; {c.get('requests', 0):,} requests "
             f"({c.get('throttled', 0):,} throttled, {c.get('retries', 0):,} retries) "
@@ -512,6 +513,8 @@ def _execute(
     ]
     state.drop_stale_rejections(spec.name, audience.frame[["key"]])
     state.commit_refused(run_id, spec.name, invalid)
+    state.remember_people(spec.name, audience.frame[["key", "person"]])
+    state.commit_capped(run_id, spec.name, the_plan.capped)
     if the_plan.is_empty:
         return finish("unchanged" if not invalid else "partial", counts)
     try:

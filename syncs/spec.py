@@ -17,12 +17,17 @@ dbt writes them into ``manifest.json``, and :func:`load_specs` turns them into
                   fields: {recur_rfm_segment: rfm_segment}
                   list: "Recur: Champions"
                   holdout: {share: 0.1}   # optional: 10% of people are kept out, never sent
+                  frequency_cap: {days: 7}  # optional: not people contacted in the last 7 days
 
 A holdout keeps a share of the audience's people out of the destination, so the warehouse can
 compare them with the people who were sent (docs/syncs.md, "Holdout groups"). A person's group is
 decided by a hash of the audience, the person (``person``: the audience column, ``user_id`` by
 default) and an optional ``salt``: the same person stays in the same group across runs and
 rebuilds, and the groups of different audiences are independent.
+
+A frequency cap defers people who were contacted (entered, and were sent, any Recur sync of the
+same state file) in the last ``days`` days: they are not sent now, in either group, and are
+considered again on each later run (docs/syncs.md, "Frequency caps").
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from syncs.errors import SyncConfigError
 MODES = ("upsert", "update", "mirror")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN_KEYS = {
-    "destination", "object", "match_key", "mode", "fields", "list", "name", "format", "holdout"
+    "destination", "object", "match_key", "mode", "fields", "list", "name", "format", "holdout",
+    "frequency_cap",
 }  # fmt: skip
 _HOLDOUT_KEYS = {"share", "salt", "person"}
 
@@ -66,6 +72,7 @@ class SyncSpec:
     holdout: float = 0.0  # the share of people kept out (0: none)
     holdout_salt: str = ""
     holdout_person: str = "user_id"
+    frequency_cap_days: int = 0  # defer people contacted this many days back (0: no cap)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -111,6 +118,7 @@ class SyncSpec:
                 f"{where}: 'fields' must map destination fields to audience columns"
             )
         holdout = _holdout(where, declaration.get("holdout"))
+        cap = _frequency_cap(where, declaration.get("frequency_cap"))
         name = declaration.get("name") or f"{audience}_to_{destination}"
         if not _NAME.match(name):
             raise SyncConfigError(f"{where}: name {name!r} must be letters, digits and _")
@@ -126,6 +134,7 @@ class SyncSpec:
             name=name,
             schema=schema,
             **holdout,
+            **cap,
         )
 
 
@@ -149,6 +158,25 @@ def _holdout(where: str, declaration: Any) -> dict[str, Any]:
     if not isinstance(salt, str | int) or not isinstance(person, str) or not person:
         raise SyncConfigError(f"{where}: salt must be text and person an audience column")
     return {"holdout": float(share), "holdout_salt": str(salt), "holdout_person": person}
+
+
+def _frequency_cap(where: str, declaration: Any) -> dict[str, Any]:
+    """The SyncSpec field of a ``frequency_cap`` entry (none when absent)."""
+    if declaration is None:
+        return {}
+    days = declaration.get("days") if isinstance(declaration, Mapping) else None
+    if (
+        not isinstance(declaration, Mapping)
+        or set(declaration) != {"days"}
+        or isinstance(days, bool)
+        or not isinstance(days, int)
+        or days < 1
+    ):
+        raise SyncConfigError(
+            f"{where}, frequency_cap: must be {{days: N}} with N a whole number of days >= 1, "
+            f"got {declaration!r}"
+        )
+    return {"frequency_cap_days": days}
 
 
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[SyncSpec]:

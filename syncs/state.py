@@ -9,7 +9,10 @@ Rebuilding the warehouse never forgets what a destination already has. Tables:
 * ``runs``: one row per run (dry runs too) with counts per outcome, requests and the error;
 * ``row_log``: every row's outcome in every run;
 * ``membership_events``: audience entered / exited events with their time, and whether the
-  member is in the sync's holdout (recorded like the others, never sent).
+  member is in the sync's holdout (recorded like the others, never sent);
+* ``people``: per sync and key, the person (the audience's ``user_id``) it belongs to, so the
+  delivery history can be joined to events and a frequency cap can see a person's contacts
+  across syncs.
 
 Each batch's confirmations are committed in one transaction with its log rows, so a crash loses
 at most the batch in flight (which the next run sends again).
@@ -98,10 +101,17 @@ create table if not exists membership_events (
     run_id varchar not null,
     held_out boolean not null default false
 );
--- state files written before holdouts
+create table if not exists people (
+    sync varchar not null,
+    key varchar not null,
+    person varchar not null,
+    seen_at timestamp not null
+);
+-- state files written before holdouts and frequency caps
 alter table records add column if not exists held_out boolean default false;
 alter table runs add column if not exists held_out bigint;
 alter table membership_events add column if not exists held_out boolean default false;
+alter table runs add column if not exists capped bigint;
 """
 
 #: Columns of the runs table a run fills in at its end.
@@ -119,6 +129,7 @@ RUN_COUNTS = (
     "throttled",
     "retries",
     "held_out",
+    "capped",
 )
 
 
@@ -370,6 +381,32 @@ class StateStore:
                 "insert into row_log select $run, $sync, key, $op, 'delivered', null, $now "
                 "from exited_keys",
                 {"run": run_id, "sync": sync, "op": operation, "now": now},
+            )
+
+    def remember_people(self, sync: str, people: pd.DataFrame) -> None:
+        """The person of each key (``people``: ``key``, ``person``), new or changed ones."""
+        with self.transaction(audience_people=people) as con:
+            con.execute(
+                """merge into people p
+                   using (select key, min(person) as person from audience_people
+                          where key is not null and person is not null group by key) a
+                   on p.sync = $sync and p.key = a.key
+                   when matched and p.person <> a.person then
+                       update set person = a.person, seen_at = $now
+                   when not matched then insert values ($sync, a.key, a.person, $now)""",
+                {"sync": sync, "now": utcnow()},
+            )
+
+    def commit_capped(self, run_id: str, sync: str, capped: pd.DataFrame) -> None:
+        """Entrants deferred by the frequency cap (``capped``: ``key``, ``reason``): logged, not
+        members, considered again next run."""
+        if capped.empty:
+            return
+        with self.transaction(capped_rows=capped) as con:
+            con.execute(
+                "insert into row_log select $run, $sync, key, 'add', 'capped', reason, $now "
+                "from capped_rows",
+                {"run": run_id, "sync": sync, "now": utcnow()},
             )
 
     def commit_refused(self, run_id: str, sync: str, rows: Iterable[Refused]) -> None:

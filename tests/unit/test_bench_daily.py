@@ -6,7 +6,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from bench.daily import END, START, node_growth, ratios, report, split_days, totals
+from bench.daily import (
+    END,
+    START,
+    node_growth,
+    ratios,
+    report,
+    runs_seconds,
+    split_days,
+    split_time,
+    totals,
+)
 
 
 def _stage(name: str, seconds: float, cpu: float, mb: float, nodes=()) -> dict:
@@ -116,3 +126,30 @@ def test_report_shows_both_ratios_against_their_targets():
     assert "| **total** | 400.0 / 150.0 / 4,000 | **80.0 / 30.0 / 2,000** | **20%** |" in text
     assert text.count("| 3.00 |") == 3  # ingest, core, total
     assert "| model retention_cohorts | core | 2.00 | 4.00 | 2.00 |" in text
+
+
+def test_runs_seconds_sums_the_dagster_runs_of_a_stage_log():
+    log = (
+        "amplitude_days: 45 of 46 days unchanged since loaded\n"
+        "[1/3] amplitude_days (1 days, 2026-02-15 to 2026-02-15): ok (5.5 s)\n"
+        "[2/3] mixpanel_days (1 days, 2026-02-15 to 2026-02-15): ok (4.0 s)\n"
+        "    warning: something (3.0 s)\n"
+        "[3/3] unpartitioned: FAILED (2.5 s)\n"
+        "3 runs succeeded\n"
+    )
+    assert runs_seconds(log) == 12.0
+    assert runs_seconds("") == 0.0
+
+
+def test_split_time_parts_add_up_to_the_stage():
+    stage = _stage("core", 60.0, 50.0, 100, [("fct_events", 20.0)])
+    stage["dbt_nodes"].append({"type": "test", "name": "t", "status": "pass", "seconds": 5.0})
+    stage["runs_seconds"] = 48.0
+    parts = split_time(stage)
+    assert parts == {
+        "outside_runs": 12.0,
+        "runs_not_dbt": 23.0,
+        "dbt_models": 20.0,
+        "dbt_tests": 5.0,
+    }
+    assert sum(parts.values()) == stage["seconds"]

@@ -27,8 +27,10 @@ from checks.thresholds import Thresholds
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.automation.conditions import sync_condition
 from orchestration.resources import SyncResource
+from sources.warehouse import connect
 from syncs.engine import RunResult
 from syncs.errors import FatalError
+from syncs.history import copy_deliveries
 from syncs.spec import SyncSpec, specs_from_manifest
 
 
@@ -50,6 +52,8 @@ def _metadata(result: RunResult) -> dict:
                 "requests",
                 "throttled",
                 "retries",
+                "held_out",
+                "capped",
             )
         },
         "duration_seconds": dg.MetadataValue.float(round(result.seconds, 2)),
@@ -180,10 +184,51 @@ def build_sync_asset(
     return _sync
 
 
+#: The delivery history in the warehouse, read by dbt as the source raw.audience_deliveries.
+DELIVERIES = dg.AssetKey(["raw", "audience_deliveries"])
+
+
+def deliveries_asset(specs: Sequence[SyncSpec]) -> dg.AssetsDefinition:
+    """``raw/audience_deliveries``: after the syncs, what they did (entered, sent, held out,
+    capped, refused, exited) is copied from the state file into the warehouse."""
+
+    @dg.asset(
+        key=DELIVERIES,
+        deps=[dg.AssetKey(["syncs", spec.name]) for spec in specs],
+        group_name="syncs",
+        kinds={"duckdb", "python"},
+        owners=["team:data"],
+        description="The syncs' delivery history, copied from the sync state file into the "
+        "warehouse after they run (syncs/history.py): one row per sync run, key and event. "
+        "dbt reads it as the source raw.audience_deliveries (analytics.audience_uplift).",
+        automation_condition=(
+            dg.AutomationCondition.any_deps_updated().since_last_handled()
+            & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()
+        ).with_label("after any sync ran"),
+    )
+    def audience_deliveries(sync: SyncResource) -> dg.MaterializeResult:
+        con = connect(sync.warehouse)
+        try:
+            copied = copy_deliveries(sync.state_path, con)
+        finally:
+            con.close()
+        return dg.MaterializeResult(
+            metadata={
+                "rows_copied": dg.MetadataValue.int(copied["rows"]),
+                "runs_copied": dg.MetadataValue.int(copied["runs"]),
+                "dagster/row_count": dg.MetadataValue.int(copied["total_rows"]),
+                "runs": dg.MetadataValue.int(copied["total_runs"]),
+            }
+        )
+
+    return audience_deliveries
+
+
 def sync_assets() -> list[dg.AssetsDefinition]:
-    """One asset per declared sync in the dbt manifest."""
+    """One asset per declared sync in the dbt manifest, and the delivery history after them."""
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    return [
-        build_sync_asset(spec, ltv_reasons=ltv_use(spec, manifest))
-        for spec in specs_from_manifest(manifest)
+    specs = specs_from_manifest(manifest)
+    return [build_sync_asset(spec, ltv_reasons=ltv_use(spec, manifest)) for spec in specs] + [
+        deliveries_asset(specs)
     ]
