@@ -37,12 +37,19 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.scale import PIPELINE, _memory_gb, _size_mb, rows, stage, workspace
+from bench.scale import (
+    PIPELINE,
+    _memory_gb,
+    _size_mb,
+    resolve_commit,
+    rows,
+    stage,
+    workspace,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -280,15 +287,8 @@ def run(
     """Every history in turn; with ``merge`` (an earlier result), its histories are kept and
     these added, on its commit."""
     summary = json.loads((exports / "truth" / "summary.json").read_text())["generation"]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     result: dict = {
-        "commit": commit,
+        "commit": resolve_commit(revision),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB",
         "python": platform.python_version(),

@@ -107,15 +107,20 @@ class SpillWatch:
         self._thread.join()
 
 
-def snapshot(into: Path, revision: str = "HEAD") -> str:
-    """The committed code (HEAD, or ``revision``) unpacked into ``into``; returns the commit."""
-    commit = subprocess.run(
+def resolve_commit(revision: str = "HEAD") -> str:
+    """The full commit id of ``revision``."""
+    return subprocess.run(
         ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def snapshot(into: Path, revision: str = "HEAD") -> str:
+    """The committed code (HEAD, or ``revision``) unpacked into ``into``; returns the commit."""
+    commit = resolve_commit(revision)
     into.mkdir(parents=True)
     archive = subprocess.Popen(["git", "archive", commit], cwd=ROOT, stdout=subprocess.PIPE)
     subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
