@@ -523,8 +523,10 @@ def _execute(
         return finish("skipped", counts, str(exc))
     caps = dest.capabilities
     if spec.mode not in caps.modes:
-        finish("failed", counts, f"{name} does not support mode {spec.mode}")
-        raise SyncConfigError(f"{spec.name}: {name} does not support mode {spec.mode!r}")
+        why = dict(caps.why_not).get(spec.mode)
+        message = f"{name} does not support mode {spec.mode!r}" + (f": {why}" if why else "")
+        finish("failed", counts, message)
+        raise SyncConfigError(f"{spec.name}: {message}")
     if has_list and not caps.lists and not caps.snapshot:
         finish("failed", counts, f"{name} has no lists")
         raise SyncConfigError(f"{spec.name}: {name} has no static lists; remove 'list'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.generate import generate
+from syncs.state import StateStore
 from tests.conftest import load_exports, run_dbt
 
 
@@ -22,3 +23,10 @@ def analytics_build(tmp_path_factory):
         patch.delenv("RECUR_AS_OF", raising=False)  # the observation end must be the last event
         run_dbt(["build", "--exclude", "test_type:unit"], warehouse, root)
     return root, warehouse
+
+
+@pytest.fixture
+def state(tmp_path):
+    """A sync state file of the test's own."""
+    with StateStore(tmp_path / "state.duckdb") as s:
+        yield s

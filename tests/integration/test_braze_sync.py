@@ -8,27 +8,22 @@ once, with the right attributes and the audience in ``recur_audiences``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 
-import duckdb
 import pytest
 import urllib3
 
 from sandbox.servers.braze import SANDBOX_BRAZE_API_KEY, TRACK, BrazeServer
 from syncs.destinations.braze import BrazeDestination, BrazeSettings
-from syncs.engine import RetryPolicy, run_sync
 from syncs.errors import FatalError, SyncConfigError
 from syncs.pacing import RateLimiter
 from syncs.spec import SyncSpec
-from syncs.state import StateStore
+from tests.integration.destination_faults import kill_mid_run, make_audience, resume, run
 
 LIST = "aud_test"
 FIELDS = (
@@ -38,7 +33,6 @@ FIELDS = (
     ("first_name", "first_name"),
 )
 SPEC = SyncSpec("aud_test", "braze", "user_id", FIELDS, list=LIST)
-FAST = RetryPolicy(max_attempts=5, base_delay=0.01)
 
 
 def people(n, tier="low"):
@@ -49,33 +43,22 @@ def people(n, tier="low"):
 
 
 def make_warehouse(path, rows):
-    con = duckdb.connect(str(path))
-    con.execute("create schema if not exists audiences")
-    con.execute(
-        "create or replace table audiences.aud_test (user_id varchar, email varchar, "
-        "tier varchar, ltv decimal(12, 2), first_name varchar)"
-    )
-    con.executemany("insert into audiences.aud_test values (?, ?, ?, ?, ?)", rows)
-    return con
+    columns = "user_id varchar, email varchar, tier varchar, ltv decimal(12, 2), first_name varchar"
+    return make_audience(path, columns, rows)
 
 
 @pytest.fixture
 def server():
-    with BrazeServer() as s:
-        yield s
+    """A Braze sandbox with Braze's default limits."""
+    with BrazeServer() as braze:
+        yield braze
 
 
 @pytest.fixture
 def warehouse(tmp_path):
-    con = make_warehouse(tmp_path / "wh.duckdb", people(250))
-    yield con
-    con.close()
-
-
-@pytest.fixture
-def state(tmp_path):
-    with StateStore(tmp_path / "state.duckdb") as s:
-        yield s
+    """250 people in audiences.aud_test."""
+    with contextlib.closing(make_warehouse(tmp_path / "wh.duckdb", people(250))) as con:
+        yield con
 
 
 def destination(server, key=SANDBOX_BRAZE_API_KEY, timeout=30.0, limiter=None):
@@ -84,15 +67,8 @@ def destination(server, key=SANDBOX_BRAZE_API_KEY, timeout=30.0, limiter=None):
 
 
 def sync(server, warehouse, state, spec=SPEC, **kwargs):
-    dest_kwargs = {k: kwargs.pop(k) for k in ("key", "timeout", "limiter") if k in kwargs}
-    return run_sync(
-        spec,
-        warehouse=warehouse,
-        state=state,
-        destination=lambda: destination(server, **dest_kwargs),
-        policy=kwargs.pop("policy", FAST),
-        **kwargs,
-    )
+    make = functools.partial(destination, server)
+    return run(spec, make, warehouse, state, options=("key", "timeout", "limiter"), **kwargs)
 
 
 def assert_arrived_once(server, rows, audience=LIST):
@@ -331,24 +307,14 @@ def test_update_mode_changes_existing_profiles_only(server, warehouse, state):
 
 def test_mirror_is_refused(server, warehouse, state):
     spec = SyncSpec("aud_test", "braze", "user_id", FIELDS, mode="mirror", list=LIST)
-    with pytest.raises(SyncConfigError, match="mirror"):
+    with pytest.raises(SyncConfigError, match="mirror.*cannot tell"):
         sync(server, warehouse, state, spec)
     assert server.track_requests() == 0
 
 
-KILLABLE = textwrap.dedent(
-    """
-    import sys, duckdb
-    from syncs.destinations.braze import BrazeDestination, BrazeSettings
-    from syncs.engine import run_sync
-    from syncs.state import StateStore
-    from tests.integration.test_braze_sync import SPEC
-    url, wh, st = sys.argv[1:4]
-    con = duckdb.connect(wh, read_only=True)
-    dest = BrazeDestination(BrazeSettings(api_key="{key}", rest_url=url))
-    run_sync(SPEC, warehouse=con, state=StateStore(st), destination=dest, concurrency={concurrency})
-    """
-)
+def killable_destination(url):
+    """The destination of the sync test_killed_mid_run... runs in a process of its own."""
+    return BrazeDestination(BrazeSettings(api_key=SANDBOX_BRAZE_API_KEY, rest_url=url))
 
 
 def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
@@ -356,21 +322,16 @@ def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
     make_warehouse(tmp_path / "wh.duckdb", rows).close()
     server.delay(TRACK, 0.15, count=1000)  # slow enough to kill it half way
     concurrency = 4
-    script = KILLABLE.format(key=SANDBOX_BRAZE_API_KEY, concurrency=concurrency)
-    args = [server.url, str(tmp_path / "wh.duckdb"), str(tmp_path / "st.duckdb")]
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=os.getcwd())
-    deadline = time.monotonic() + 60
-    while server.track_requests() < 6 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the sync process ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_run(
+        "tests.integration.test_braze_sync",
+        server.url,
+        tmp_path,
+        server.track_requests,
+        concurrency=concurrency,
+    )
     assert 0 < len(server.users()) < 1500
     server.delay(TRACK, 0, count=0)
-    with StateStore(tmp_path / "st.duckdb") as state:
-        committed = len(state.records(SPEC.name))
-        con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
-        result = sync(server, con, state)
+    committed, result = resume(tmp_path, SPEC.name, lambda con, st: sync(server, con, st))
     assert result.status == "success"
     assert result.counts["added"] == 1500 - committed
     assert_arrived_once(server, rows)

@@ -6,14 +6,9 @@ and list memberships, whatever the server threw at the client.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
+import functools
 import time
 
-import duckdb
 import pytest
 
 from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
@@ -24,7 +19,7 @@ from syncs.engine import RetryPolicy, run_sync
 from syncs.errors import FatalError
 from syncs.pacing import RateLimiter
 from syncs.spec import SyncSpec
-from syncs.state import StateStore
+from tests.integration.destination_faults import kill_mid_run, make_audience, resume, run
 
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 LIST = "Recur: Test"
@@ -35,7 +30,6 @@ SPEC = SyncSpec(
     (("recur_tier", "tier"), ("recur_ltv", "ltv"), ("firstname", "first_name")),
     list=LIST,
 )
-FAST = RetryPolicy(max_attempts=5, base_delay=0.01)
 
 
 def people(n, tier="low"):
@@ -43,14 +37,8 @@ def people(n, tier="low"):
 
 
 def make_warehouse(path, rows):
-    con = duckdb.connect(str(path))
-    con.execute("create schema if not exists audiences")
-    con.execute(
-        "create or replace table audiences.aud_test "
-        "(email varchar, tier varchar, ltv decimal(12, 2), first_name varchar)"
-    )
-    con.executemany("insert into audiences.aud_test values (?, ?, ?, ?)", rows)
-    return con
+    columns = "email varchar, tier varchar, ltv decimal(12, 2), first_name varchar"
+    return make_audience(path, columns, rows)
 
 
 @pytest.fixture
@@ -66,27 +54,14 @@ def warehouse(tmp_path):
     con.close()
 
 
-@pytest.fixture
-def state(tmp_path):
-    with StateStore(tmp_path / "state.duckdb") as s:
-        yield s
-
-
 def destination(server, token=SANDBOX_HUBSPOT_TOKEN, timeout=30.0):
     settings = HubSpotSettings(access_token=token, base_url=server.url, timeout=timeout)
     return HubSpotDestination(settings, limiter=RateLimiter(190, 10.0))
 
 
 def sync(server, warehouse, state, spec=SPEC, **kwargs):
-    dest_kwargs = {k: kwargs.pop(k) for k in ("token", "timeout") if k in kwargs}
-    return run_sync(
-        spec,
-        warehouse=warehouse,
-        state=state,
-        destination=lambda: destination(server, **dest_kwargs),
-        policy=kwargs.pop("policy", FAST),
-        **kwargs,
-    )
+    make = functools.partial(destination, server)
+    return run(spec, make, warehouse, state, options=("token", "timeout"), **kwargs)
 
 
 def assert_arrived_once(server, rows, list_name=LIST):
@@ -291,20 +266,9 @@ def test_with_latency_batches_go_out_together_and_each_contact_arrives_once(tmp_
     assert seconds < one_at_a_time / 1.5
 
 
-KILLABLE = textwrap.dedent(
-    """
-    import sys, duckdb
-    from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
-    from syncs.engine import run_sync
-    from syncs.spec import SyncSpec
-    from syncs.state import StateStore
-    from tests.integration.test_hubspot_sync import SPEC
-    url, wh, st = sys.argv[1:4]
-    con = duckdb.connect(wh, read_only=True)
-    dest = HubSpotDestination(HubSpotSettings(access_token="{token}", base_url=url))
-    run_sync(SPEC, warehouse=con, state=StateStore(st), destination=dest, concurrency={concurrency})
-    """
-)
+def killable_destination(url):
+    """The destination of the sync test_killed_mid_run... runs in a process of its own."""
+    return HubSpotDestination(HubSpotSettings(access_token=SANDBOX_HUBSPOT_TOKEN, base_url=url))
 
 
 def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
@@ -312,30 +276,16 @@ def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
     make_warehouse(tmp_path / "wh.duckdb", rows).close()
     server.delay(UPSERT, 0.15, count=1000)  # slow enough to kill it half way
     concurrency = 4
-    script = KILLABLE.format(token=SANDBOX_HUBSPOT_TOKEN, concurrency=concurrency)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            script,
-            server.url,
-            str(tmp_path / "wh.duckdb"),
-            str(tmp_path / "st.duckdb"),
-        ],
-        cwd=os.getcwd(),
+    kill_mid_run(
+        "tests.integration.test_hubspot_sync",
+        server.url,
+        tmp_path,
+        lambda: len(server.calls(UPSERT)),
+        concurrency=concurrency,
     )
-    deadline = time.monotonic() + 60
-    while len(server.calls(UPSERT)) < 6 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the sync process ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
     assert 0 < len(server.contacts()) < 1500
     server.delay(UPSERT, 0, count=0)
-    with StateStore(tmp_path / "st.duckdb") as state:
-        committed = len(state.records(SPEC.name))
-        con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
-        result = sync(server, con, state)
+    committed, result = resume(tmp_path, SPEC.name, lambda con, st: sync(server, con, st))
     assert result.status == "success"
     assert result.counts["added"] == 1500 - committed
     assert_arrived_once(server, rows)
