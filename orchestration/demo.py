@@ -130,12 +130,42 @@ def hubspot_summary(server) -> str:
     return "\n".join(lines)
 
 
+def braze_summary(server, state, sync: str = "aud_win_back_to_braze") -> str:
+    """What the sandbox Braze holds (profiles, members per Recur audience, one profile's
+    attributes), and the check that none of ``sync``'s held-out people reached it: no request
+    named them, by external id or email, and no profile carries their id. Raises AssertionError
+    when one did."""
+    users = server.users()
+    audiences: dict[str, int] = {}
+    for user in users:
+        for name in user["attributes"].get("recur_audiences") or []:
+            audiences[name] = audiences.get(name, 0) + 1
+    lines = [f"Braze sandbox ({server.url}): {len(users):,} user profiles"]
+    lines += [
+        f"  recur_audiences {name!r}: {n:,} profiles" for name, n in sorted(audiences.items())
+    ]
+    sample = next((u for u in users if u["attributes"].get("recur_audiences")), None)
+    if sample:
+        traits = dict(sorted(sample["attributes"].items()))
+        lines.append(f"  e.g. {sample['external_id']} ({sample['email']}): {traits}")
+    rows = state.con.execute("select key from records where sync = ? and held_out", [sync])
+    held = {key for (key,) in rows.fetchall()}
+    reached = held & (server.seen | {u["external_id"] for u in users})
+    assert not reached, f"held-out members of {sync} reached Braze: {sorted(reached)[:5]}"
+    lines.append(
+        f"  holdout of {sync}: {len(held):,} people held out, none of them sent to Braze "
+        "(checked against every request the sandbox received)"
+    )
+    return "\n".join(lines)
+
+
 def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01) -> int:
     from orchestration.definitions import build_defs
     from orchestration.runner import run
     from orchestration.sync_report import latest_runs, selected_specs
     from sandbox.generate import generate
-    from sandbox.servers.cli import hubspot_state_path
+    from sandbox.servers.braze import SANDBOX_BRAZE_API_KEY, BrazeServer
+    from sandbox.servers.cli import braze_state_path, hubspot_state_path
     from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
     from syncs.state import StateStore
 
@@ -151,16 +181,21 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         faults=faults,
         progress=progress_bar("generating"),
     )
-    # The demo only ever talks to the local HubSpot: synthetic people must never reach a real
-    # account, whatever HUBSPOT_* the shell has.
+    # The demo only ever talks to the local HubSpot and Braze: synthetic people must never reach
+    # a real account, whatever HUBSPOT_* / BRAZE_* the shell has.
     hubspot = HubSpotServer(hubspot_state_path(exports))
     hubspot.start()
     os.environ["HUBSPOT_BASE_URL"] = hubspot.url
     os.environ["HUBSPOT_ACCESS_TOKEN"] = SANDBOX_HUBSPOT_TOKEN
+    braze = BrazeServer(braze_state_path(exports))
+    braze.start()
+    os.environ["BRAZE_REST_URL"] = braze.url
+    os.environ["BRAZE_API_KEY"] = SANDBOX_BRAZE_API_KEY
     try:
         print(
             "2. Loading every export day, building the dbt models and syncing the audiences "
-            f"to the HubSpot sandbox ({hubspot.url}) and to files, through Dagster"
+            f"to the HubSpot sandbox ({hubspot.url}), the Braze sandbox ({braze.url}) and to "
+            "files, through Dagster"
         )
         defs = build_defs()
         report = run(defs)
@@ -176,11 +211,13 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         print("\n6. Audience syncs (each run sends only what changed since the last one):\n")
         with StateStore(environment.state_path()) as state:
             print(latest_runs(state, [s.name for s in selected_specs(defs, "group:syncs")]))
-        print()
-        print(hubspot_summary(hubspot))
+            print()
+            print(hubspot_summary(hubspot))
+            print(braze_summary(braze, state))
         print(f"Audience files: {environment.audience_files_path()}")
     finally:
         hubspot.stop()
+        braze.stop()
     print(f"\nThe retention report: {environment.reports_path() / 'report.html'}")
     print(f"Done in {time.perf_counter() - started:.0f} s. Explore it in the Dagster UI: make dev")
     return 0

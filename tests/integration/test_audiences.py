@@ -277,7 +277,7 @@ def test_each_audience_declares_its_syncs_in_the_manifest_on_real_columns(built)
         if n["resource_type"] == "model" and n["name"].startswith("aud_")
     }
     assert set(nodes) == set(AUDIENCES)
-    files = []
+    files, braze = [], []
     for name, node in nodes.items():
         meta = node["config"]["meta"]
         assert meta["dagster"] == {"group": "audiences"}, name
@@ -298,6 +298,9 @@ def test_each_audience_declares_its_syncs_in_the_manifest_on_real_columns(built)
                     assert prop in HUBSPOT_DEFAULT_PROPERTIES or re.fullmatch(
                         r"recur_[a-z0-9_]+", prop
                     ), (name, prop)
+            elif sync["destination"] == "braze":
+                assert sync["object"] == "users" and sync["match_key"] == "user_id"
+                braze.append(name)
             else:
                 assert sync["destination"] == "file" and sync["match_key"] == "user_id"
                 files.append((name, sync["format"]))
@@ -307,6 +310,7 @@ def test_each_audience_declares_its_syncs_in_the_manifest_on_real_columns(built)
         ("aud_contact_traits", "parquet"),
     ]
     # and the sync engine reads them: one spec per declaration, each with its own asset name
+    assert braze == ["aud_win_back"]  # the demo's second channel
     specs = [s for s in specs_from_manifest(manifest) if s.audience in nodes]
-    assert len(specs) == len(AUDIENCES) + len(files) == 9
-    assert len({s.name for s in specs}) == 9
+    assert len(specs) == len(AUDIENCES) + len(files) + len(braze) == 10
+    assert len({s.name for s in specs}) == 10

@@ -339,3 +339,16 @@ def test_killed_mid_run_and_resumed_every_member_arrives_once(server, tmp_path):
     # was in a batch in flight (applied, not yet answered) when the process died
     twice = [r[0] for r in rows if server.applied[r[0]] > 2]
     assert len(twice) <= concurrency * 75
+
+
+def test_the_demo_check_fails_when_a_held_out_person_reached_braze(server, warehouse, state):
+    from orchestration.demo import braze_summary
+
+    spec = SyncSpec("aud_test", "braze", "user_id", FIELDS, list=LIST, holdout=0.2)
+    sync(server, warehouse, state, spec)
+    assert "none of them sent to Braze" in braze_summary(server, state, sync=spec.name)
+    query = "select min(key) from records where sync = ? and held_out"
+    someone = state.con.execute(query, [spec.name]).fetchone()[0]
+    post(server, {"attributes": [{"external_id": someone}]})
+    with pytest.raises(AssertionError, match="reached Braze"):
+        braze_summary(server, state, sync=spec.name)
