@@ -352,3 +352,15 @@ def test_the_demo_check_fails_when_a_held_out_person_reached_braze(server, wareh
     post(server, {"attributes": [{"external_id": someone}]})
     with pytest.raises(AssertionError, match="reached Braze"):
         braze_summary(server, state, sync=spec.name)
+
+
+def test_a_number_json_cannot_carry_is_refused_unsent(server, state, tmp_path):
+    columns = "user_id varchar, email varchar, tier varchar, ltv double, first_name varchar"
+    rows = [(*row[:3], float("nan") if row[0] == "u00001" else row[3], row[4]) for row in people(3)]
+    con = make_audience(tmp_path / "w.duckdb", columns, rows)
+    result = sync(server, con, state)
+    assert (result.counts["delivered"], result.counts["rejected"]) == (2, 1)
+    assert state.rejections(SPEC.name)["reason"].tolist() == [
+        "nan is not a finite number, and JSON numbers must be"
+    ]
+    assert "u00001" not in server.seen and server.members(LIST) == {"u00000", "u00002"}

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -79,11 +80,15 @@ def to_braze(value: str, kind: str) -> Any:
     >>> [to_braze(v, k) for v, k in [("8.75", "number"), ("3", "number"), ("true", "bool"),
     ...     ("2026-01-05", "date"), ("", "string"), ("gold", "string")]]
     [8.75, 3, True, '2026-01-05T00:00:00Z', None, 'gold']
+
+    JSON has no NaN or infinity: such a number raises ValueError (the row is refused unsent).
     """
     if value == "":
         return None
     if kind == "number":
         number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value} is not a finite number, and JSON numbers must be")
         return (
             int(number)
             if number.is_integer() and "." not in value and "e" not in value.lower()
@@ -171,7 +176,7 @@ class BrazeDestination(Destination):
             answer = self._http.request(
                 "POST",
                 self.settings.rest_url + TRACK,
-                body=json.dumps({"attributes": objects}).encode(),
+                body=json.dumps({"attributes": objects}, allow_nan=False).encode(),
                 headers={
                     "Content-Type": "application/json",
                     "Authorization": f"Bearer {self.settings.api_key}",
@@ -231,19 +236,24 @@ class BrazeDestination(Destination):
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, spec: SyncSpec, rows: Sequence[Row], *, create: bool) -> list[RowResult]:
-        """The rows' attributes; ``create=False`` (mode update) never creates a profile."""
-        objects = [
-            {
-                **{
+        """The rows' attributes; ``create=False`` (mode update) never creates a profile. A row
+        with a value JSON cannot carry (a NaN) is refused without being sent."""
+        objects, sent, unsent = [], [], []
+        for row in rows:
+            try:
+                values = {
                     name: to_braze(value, self._fields[name].kind if name in self._fields else "")
                     for name, value in row.values.items()
-                },
-                **self._object(row.key, existing_only=not create),
-            }
-            for row in rows
-        ]
+                }
+            except ValueError as exc:
+                unsent.append(RowResult(row.key, False, reason=str(exc), category="invalid_value"))
+                continue
+            objects.append({**values, **self._object(row.key, existing_only=not create)})
+            sent.append(row)
+        if not objects:
+            return unsent
         status, body = self._track(objects, what="attributes")
-        return self._results(rows, status, body)
+        return self._results(sent, status, body) + unsent
 
     def _membership(self, spec: SyncSpec, rows: Sequence[Row], op: str) -> list[RowResult]:
         objects = [
