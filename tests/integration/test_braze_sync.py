@@ -20,7 +20,7 @@ import urllib3
 
 from sandbox.servers.braze import SANDBOX_BRAZE_API_KEY, TRACK, BrazeServer
 from syncs.destinations.braze import BrazeDestination, BrazeSettings
-from syncs.errors import FatalError, SyncConfigError
+from syncs.errors import FatalError, NotConfigured, SyncConfigError
 from syncs.pacing import RateLimiter
 from syncs.spec import SyncSpec
 from tests.integration.destination_faults import kill_mid_run, make_audience, resume, run
@@ -364,3 +364,22 @@ def test_a_number_json_cannot_carry_is_refused_unsent(server, state, tmp_path):
         "nan is not a finite number, and JSON numbers must be"
     ]
     assert "u00001" not in server.seen and server.members(LIST) == {"u00000", "u00002"}
+
+
+def test_settings_come_from_the_environment_and_need_a_rest_url(monkeypatch):
+    monkeypatch.delenv("BRAZE_API_KEY", raising=False)
+    with pytest.raises(NotConfigured, match="BRAZE_API_KEY"):
+        BrazeSettings.from_env()
+    monkeypatch.setenv("BRAZE_API_KEY", "key-123456")
+    monkeypatch.delenv("BRAZE_REST_URL", raising=False)
+    with pytest.raises(SyncConfigError, match="BRAZE_REST_URL"):
+        BrazeSettings.from_env()  # no default: nothing reaches a real Braze by accident
+    monkeypatch.setenv("BRAZE_REST_URL", "https://rest.iad-01.braze.com/")
+    monkeypatch.setenv("BRAZE_BATCH_SIZE", "50")
+    settings = BrazeSettings.from_env()
+    assert settings.rest_url == "https://rest.iad-01.braze.com" and settings.batch_size == 50
+    assert "key-123456" not in repr(settings)
+    assert BrazeDestination(settings).capabilities.batch_size == 50
+    monkeypatch.setenv("BRAZE_BATCH_SIZE", "76")
+    with pytest.raises(SyncConfigError, match="BRAZE_BATCH_SIZE"):
+        BrazeSettings.from_env()
