@@ -2,8 +2,9 @@
 
 Sections: headline numbers, retention (the pooled curve and the cohort heatmap at the report's
 grain, weekly by default), lifetime value (historical LTV curves, the predicted-LTV and churn-score
-distributions), RFM segment sizes, funnels, audience sizes, the latest outcome of every sync (from the sync state file), and configured event
-names that matched no event (with the closest names seen).
+distributions), RFM segment sizes, funnels, audience sizes, the latest outcome of every sync (from
+the sync state file), the campaign uplift of syncs with a holdout (treatment against holdout, with
+intervals), and configured event names that matched no event (with the closest names seen).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from checks.event_names import configured_name_warnings
-from reports import charts, distribution_charts, ltv_status
+from reports import charts, distribution_charts, ltv_status, uplift_chart
 from reports.cohorts import MIN_PEOPLE
 from reports.pages import figure, table, write_page
 
@@ -101,6 +102,7 @@ def write_report(
         "Churn score": distribution_charts.churn_scores(con),
         "RFM segments": charts.segment_sizes(con),
         "Funnels": charts.funnels(con),
+        "Campaign uplift": uplift_chart.uplift(con),
     }
     audiences = con.execute(
         """select table_name from information_schema.tables
@@ -136,6 +138,7 @@ def write_report(
         ("Funnels", figure("Funnels", report.charts["Funnels"])),
         ("Audiences", table(("audience", "members"), sizes)),
         ("Last sync of each audience", syncs),
+        ("Campaign uplift", figure("Campaign uplift", report.charts["Campaign uplift"])),
         ("Event names", event_names_section(con)),
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -45,6 +45,11 @@ option) and truth/summary.json ("shape": the options and the numbers they give):
   JSON file]: every event of both sources is written under its mapped name (unmapped names stay);
   summary.json ``events_by_name`` and ``funnel_visits`` use the written names, and "shape" holds
   the full mapping.
+
+A planted campaign effect (Python only): ``campaign=Campaign(contacts, purchase_probability)``
+(sandbox/campaign.py) gives each contacted person (user id -> when a sync sent them) one extra
+Purchase with that probability in the days after their contact; everything before the first
+planted event is written byte for byte as without it. summary.json "campaign" says who got one.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ import numpy as np
 
 from sandbox import catalog as cat
 from sandbox.behaviour import MS_PER_HOUR, Shape, World, simulate
+from sandbox.campaign import Campaign, plant
 from sandbox.faults import QUARANTINABLE, Fault, inject, terminated_early_probability
 from sandbox.truth import (
     params_document,
@@ -104,6 +110,7 @@ class GenerationSummary:
     files_written: int = 0  # all files, truth included
     seconds: float = 0.0
     shape: dict[str, object] = field(default_factory=dict)  # options that differ from the default
+    campaign: dict[str, object] = field(default_factory=dict)  # what a planted campaign added
 
     @property
     def total_events(self) -> int:
@@ -118,6 +125,8 @@ class GenerationSummary:
             del d["seconds"], d["out"]
         if not d["shape"]:  # the default shop: the summary as it always was
             del d["shape"]
+        if not d["campaign"]:
+            del d["campaign"]
         return d
 
     def describe_shape(self) -> str:
@@ -187,6 +196,7 @@ def generate(
     mixpanel_timezone: str = "UTC",
     invalid_email_share: float = 0.0,
     event_names: Mapping[str, str] | None = None,
+    campaign: Campaign | None = None,
 ) -> GenerationSummary:
     """Write synthetic exports and their ground truth to ``out``; return what was written.
 
@@ -208,6 +218,9 @@ def generate(
         raise ValueError(f"start is {start}: epoch-second exports begin at 1970-01-01")
     out = Path(out)
     world = simulate(users, days, start, seed, shape=shape)
+    planted = None
+    if campaign is not None:  # a planted effect (sandbox/campaign.py), never in the default data
+        world, planted = plant(world, campaign)
     mixpanel, amplitude = MixpanelRenderer(world), AmplitudeRenderer(world)
     e = world.events
 
@@ -314,6 +327,7 @@ def generate(
         + counts["amplitude_zips"]
         + len(TRUTH_FILES),
         shape=shape.options(),
+        campaign={} if planted is None else asdict(planted),
     )
     extra = _shape_truth(world, collisions) if summary.shape else None
     _write_truth(dirs["truth"], world, summary, ledger, extra)

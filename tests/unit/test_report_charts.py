@@ -247,3 +247,31 @@ def test_the_report_grain_setting_is_weekly_by_default_and_names_itself_when_wro
     monkeypatch.setenv("RECUR_REPORT_GRAIN", "quarter")
     with pytest.raises(ValueError, match="RECUR_REPORT_GRAIN is 'quarter'"):
         environment.report_grain()
+
+
+def test_the_uplift_picture_draws_the_pooled_rows_and_says_when_there_are_none(tmp_path):
+    from reports import uplift_chart
+
+    con = duckdb.connect()
+    # Before the model exists, and while it has no closed window: a picture that says so.
+    assert uplift_chart.uplift_rows(con) == []
+    assert uplift_chart.uplift(con).startswith(PNG)
+    con.execute("create schema analytics")
+    con.execute(
+        """create table analytics.audience_uplift as select * from (values
+           ('a_to_hubspot', null, 'purchase_conversion', 0.05, 0.01, 0.09, 400, 100, 0.02),
+           ('a_to_hubspot', '2026-01-05', 'purchase_conversion', 0.04, -0.02, 0.1, 200, 50, 0.2),
+           ('a_to_hubspot', null, 'return', 0.0, -0.03, 0.03, 400, 100, 1.0),
+           ('a_to_hubspot', null, 'revenue_per_person', 2.5, -1.0, 6.0, 400, 100, 0.16),
+           ('b_to_braze', null, 'purchase_conversion', null, null, null, 300, 0, null))
+           t(sync, entry_period, metric, difference, difference_ci_low, difference_ci_high,
+             treatment_people, holdout_people, p_value)"""
+    )
+    rows = uplift_chart.uplift_rows(con)
+    # Pooled rows only (entry_period null), and only syncs with both groups.
+    assert [(r[0], r[1], float(r[2])) for r in rows] == [
+        ("a_to_hubspot", "purchase_conversion", 0.05),
+        ("a_to_hubspot", "return", 0.0),
+        ("a_to_hubspot", "revenue_per_person", 2.5),
+    ]
+    assert uplift_chart.uplift(con).startswith(PNG)
