@@ -68,6 +68,39 @@ def core_summary(warehouse) -> str:
     return "\n".join(out)
 
 
+def deliveries_summary(warehouse) -> str:
+    """The delivery history the syncs left in the warehouse, and the uplift measured from it."""
+    events = ("entered", "sent", "held_out", "capped", "refused", "exited")
+    with connect(warehouse, read_only=True) as con:
+        rows = con.execute(
+            f"""select sync, {", ".join(f"count(*) filter (where event = '{e}')" for e in events)}
+                from staging.stg_recur__audience_deliveries group by sync order by sync"""
+        ).fetchall()
+        uplift = con.execute(
+            """select sync, difference, difference_ci_low, difference_ci_high, treatment_people,
+                      holdout_people, window_days
+               from analytics.audience_uplift
+               where entry_period is null and metric = 'purchase_conversion' order by sync"""
+        ).fetchall()
+    lines = [
+        "staging.stg_recur__audience_deliveries (raw.audience_deliveries), rows per sync and event:",
+        f"  {'sync':<36}" + "".join(f"{e:>10}" for e in events),
+    ]
+    lines += [f"  {r[0]:<36}" + "".join(f"{n:>10,}" for n in r[1:]) for r in rows]
+    if uplift:
+        lines += [
+            f"  uplift of {r[0]}: purchase conversion {r[1]:+.1%} [{r[2]:+.1%}, {r[3]:+.1%}], "
+            f"{r[4]:,} sent vs {r[5]:,} held out, {r[6]} days after entry"
+            for r in uplift
+        ]
+    else:
+        lines.append(
+            "  analytics.audience_uplift: no window has closed yet (people are counted for "
+            "uplift_window_days after their entry, and these exports end before the syncs ran)"
+        )
+    return "\n".join(lines)
+
+
 def analytics_summary(warehouse) -> str:
     """Retention at days 1, 7 and 30, RFM segment sizes, the LTV models and churn bands."""
     with connect(warehouse, read_only=True) as con:
@@ -215,6 +248,8 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
             print(hubspot_summary(hubspot))
             print(braze_summary(braze, state))
         print(f"Audience files: {environment.audience_files_path()}")
+        print("\n7. The loop: what the syncs did, back in the warehouse:\n")
+        print(deliveries_summary(warehouse))
     finally:
         hubspot.stop()
         braze.stop()
