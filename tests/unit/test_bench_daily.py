@@ -9,6 +9,7 @@ import pytest
 from bench.daily import (
     END,
     START,
+    command_of,
     node_growth,
     ratios,
     report,
@@ -153,3 +154,10 @@ def test_split_time_parts_add_up_to_the_stage():
         "dbt_tests": 5.0,
     }
     assert sum(parts.values()) == stage["seconds"]
+
+
+def test_the_command_is_recorded_as_typed():
+    assert command_of([45, 90], None) == "make bench-daily"
+    assert command_of([90], None, "abc123", merge=True) == (
+        "python -m bench.daily --histories 90 --commit abc123 --merge"
+    )
