@@ -21,6 +21,7 @@ from dagster_shared.error import SerializableErrorInfo
 
 from orchestration import environment
 from orchestration.defs.ingest.partitions import DAYS_BY_SOURCE, register_present_days
+from orchestration.defs.syncs.assets import DELIVERIES
 from orchestration.resources import ExportAPIResource
 from orchestration.stale_runs import PID_TAG, close_stale_runs
 from sources.layout import check_exports_folder
@@ -61,7 +62,18 @@ def upstream_gates(defs: dg.Definitions, keys: set[dg.AssetKey]) -> set[dg.Asset
     cheap next to a bad audience reaching a CRM.
     """
     graph = defs.resolve_asset_graph()
-    upstream = dg.AssetSelection.assets(*keys).upstream().resolve(graph) - keys
+    # The delivery history records what was sent: reading it never waits on the checks of the
+    # audiences and models the syncs read (a failed audience check must not stop measuring what
+    # earlier sends did), so the walk upstream stops there.
+    upstream: set[dg.AssetKey] = set()
+    todo = list(keys)
+    while todo:
+        key = todo.pop()
+        if key not in upstream:
+            upstream.add(key)
+            if key != DELIVERIES:
+                todo.extend(graph.get(key).parent_keys)
+    upstream -= keys
     return {
         spec.key
         for checks in defs.asset_checks or []

@@ -128,7 +128,11 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
             """,
             {"sync": spec.name, "mirror": mirror},
         ).df()
-        capped = _contacted(con, spec.frequency_cap_days) if spec.frequency_cap_days else None
+        capped = (
+            _contacted(con, spec.frequency_cap_days, spec.frequency_cap_syncs)
+            if spec.frequency_cap_days
+            else None
+        )
     invalid = audience.frame.loc[
         audience.frame["invalid_reason"].notna(), ["key", "invalid_reason"]
     ]
@@ -159,9 +163,10 @@ def plan(state: StateStore, audience: Audience, *, mirror: bool, has_list: bool)
     return result
 
 
-def _contacted(con, days: int) -> pd.DataFrame:
-    """Keys of the registered ``audience_rows`` whose person entered any sync of this state file
-    and was sent (not held out) in the last ``days`` days: ``key``, ``reason``."""
+def _contacted(con, days: int, syncs: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Keys of the registered ``audience_rows`` whose person entered a sync of this state file
+    (one of ``syncs``; any when empty) and was sent (not held out) in the last ``days`` days:
+    ``key``, ``reason``."""
     return con.execute(
         """
         select a.key,
@@ -173,10 +178,11 @@ def _contacted(con, days: int) -> pd.DataFrame:
         join membership_events m on m.sync = p.sync and m.key = p.key
         where m.event = 'entered' and not m.held_out
           and m.event_at >= $now - to_days($days)
+          and (len($syncs::varchar[]) = 0 or list_contains($syncs::varchar[], m.sync))
         group by a.key
         order by a.key
         """,
-        {"days": days, "now": utcnow()},
+        {"days": days, "now": utcnow(), "syncs": list(syncs)},
     ).df()
 
 

@@ -73,6 +73,7 @@ class SyncSpec:
     holdout_salt: str = ""
     holdout_person: str = "user_id"
     frequency_cap_days: int = 0  # defer people contacted this many days back (0: no cap)
+    frequency_cap_syncs: tuple[str, ...] = ()  # contacts by these syncs only (empty: by any)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -161,22 +162,25 @@ def _holdout(where: str, declaration: Any) -> dict[str, Any]:
 
 
 def _frequency_cap(where: str, declaration: Any) -> dict[str, Any]:
-    """The SyncSpec field of a ``frequency_cap`` entry (none when absent)."""
+    """The SyncSpec fields of a ``frequency_cap`` entry (none when absent)."""
     if declaration is None:
         return {}
     days = declaration.get("days") if isinstance(declaration, Mapping) else None
+    syncs = declaration.get("syncs", []) if isinstance(declaration, Mapping) else None
     if (
         not isinstance(declaration, Mapping)
-        or set(declaration) != {"days"}
+        or not set(declaration) <= {"days", "syncs"}
         or isinstance(days, bool)
         or not isinstance(days, int)
         or days < 1
+        or not isinstance(syncs, list)
+        or not all(isinstance(name, str) and name for name in syncs)
     ):
         raise SyncConfigError(
             f"{where}, frequency_cap: must be {{days: N}} with N a whole number of days >= 1, "
-            f"got {declaration!r}"
+            f"and optionally syncs: [names] (the syncs whose sends count), got {declaration!r}"
         )
-    return {"frequency_cap_days": days}
+    return {"frequency_cap_days": days, "frequency_cap_syncs": tuple(syncs)}
 
 
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[SyncSpec]:

@@ -14,6 +14,7 @@ from orchestration.alerts import AlertError
 from orchestration.defs.automation.conditions import model_condition, sync_condition
 from orchestration.defs.automation.schedules import daily_schedules
 from orchestration.defs.automation.sensors import alert_on_run_failure
+from orchestration.defs.syncs.assets import DELIVERIES
 from orchestration.defs.ingest.sensors import new_export_files
 from sandbox.generate import generate
 
@@ -178,10 +179,13 @@ def test_syncs_and_dbt_models_carry_automation_conditions_and_the_sensor_runs_th
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    syncs = dg.AssetSelection.groups("syncs").resolve(graph)
+    syncs = dg.AssetSelection.groups("syncs").resolve(graph) - {DELIVERIES}
     assert syncs and all(
         graph.get(k).automation_condition.get_label() == sync_condition().get_label() for k in syncs
     )
+    # The delivery history is copied after any sync ran.
+    assert graph.get(DELIVERIES).parent_keys == syncs
+    assert graph.get(DELIVERIES).automation_condition.get_label() == "after any sync ran"
     for group in ("staging", "core", "analytics", "audiences"):
         keys = dg.AssetSelection.groups(group).resolve(graph)
         assert keys and all(

@@ -55,6 +55,14 @@ def test_dbt_models_are_assets_in_their_layer_groups_downstream_of_ingest():
         dg.AssetKey(["raw", "amplitude_events"]),
         dg.AssetKey(["raw", "mixpanel_profiles"]),
     } <= upstream
+    # The loop: the syncs' delivery history comes back as a source, the uplift reads it.
+    deliveries = dg.AssetKey(["staging", "stg_recur__audience_deliveries"])
+    assert graph.get(deliveries).parent_keys == {dg.AssetKey(["raw", "audience_deliveries"])}
+    assert graph.get(dg.AssetKey(["analytics", "audience_uplift"])).parent_keys == {
+        deliveries,
+        dg.AssetKey(["core", "fct_events"]),
+        dg.AssetKey(["core", "fct_orders"]),
+    }
 
 
 def test_dbt_runs_without_the_adapter_dagster_dbt_opens_in_process():

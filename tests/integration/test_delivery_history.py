@@ -141,6 +141,12 @@ def test_frequency_cap_defers_people_contacted_lately_in_both_groups(tmp_path):
     assert dry.counts["capped"] == len(contacted)
     assert "  c p2" in describe_dry_run(dry) and "frequency cap: 7 days" in describe_dry_run(dry)
 
+    # A cap that counts only the sends of other syncs caps nobody here.
+    scoped = spec("aud_second", frequency_cap={"days": 7, "syncs": ["aud_other_to_memory"]})
+    assert run(con, state_path, scoped, MemoryDestination(), dry_run=True).counts["capped"] == 0
+    scoped = spec("aud_second", frequency_cap={"days": 7, "syncs": ["aud_first_to_memory"]})
+    assert run(con, state_path, scoped, dest, dry_run=True).counts["capped"] == len(contacted)
+
     result = run(con, state_path, capped_spec, dest)
     assert result.counts["capped"] == len(contacted)
     second_held = held_by_hand("aud_second", [f"u{i}" for i in range(20, 60)], 0.5)
@@ -205,7 +211,10 @@ def test_copy_waits_for_a_running_sync_and_handles_no_state(tmp_path):
     con.close()
 
 
-@pytest.mark.parametrize("cap", [{"days": 0}, {"days": "7"}, {"weeks": 1}, 7, {"days": True}])
+@pytest.mark.parametrize(
+    "cap",
+    [{"days": 0}, {"days": "7"}, {"weeks": 1}, 7, {"days": True}, {"days": 7, "syncs": "a_to_b"}],
+)
 def test_a_bad_frequency_cap_is_a_clear_error(cap):
     with pytest.raises(SyncConfigError, match="frequency_cap: must be"):
         spec("aud_x", frequency_cap=cap)

@@ -104,7 +104,7 @@ people as (
         sum(case when held_out then revenue * revenue else 0 end) as revenue2_h
 {%- endset %}
 
-groups as (
+by_group as (
     select sync, audience, destination, entry_period, {{ sums }}
     from people
     group by sync, audience, destination, entry_period
@@ -123,7 +123,7 @@ rates as (
         returned_h * 1.0 / nullif(n_h, 0) as return_h,
         revenue_t / nullif(n_t, 0) as mean_t,
         revenue_h / nullif(n_h, 0) as mean_h
-    from groups
+    from by_group
 ),
 
 {%- set proportions = [('purchase_conversion', 'converted', 'conversion'), ('return', 'returned', 'return')] %}
