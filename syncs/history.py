@@ -9,7 +9,8 @@ Events:
 
 * ``entered`` / ``exited``: the person joined or left the audience at this destination
   (``held_out`` tells their group);
-* ``sent``: the destination confirmed a write or a list addition for them;
+* ``sent``: the destination confirmed a write (added or changed values) or a list addition for
+  them (a file snapshot that rewrites unchanged members is not a send);
 * ``held_out``: they entered the holdout and were recorded, not sent;
 * ``capped``: the frequency cap deferred their entry (``reason`` names the earlier contact);
 * ``refused``: held back as invalid or refused by the destination, with its ``reason``.
@@ -44,7 +45,7 @@ events as (
            operation, outcome = 'held_out', reason, logged_at
     from recur_state.row_log
     where outcome in ('rejected', 'invalid', 'held_out', 'capped')
-       or (outcome = 'delivered' and operation in ('add', 'change', 'unchanged', 'list_add'))
+       or (outcome = 'delivered' and operation in ('add', 'change', 'list_add'))
 )
 select e.run_id, e.sync, r.audience, r.destination, e.key, coalesce(p.person, e.key),
        e.event, e.operation, e.held_out, e.reason, e.event_at, now()::timestamp

@@ -231,3 +231,25 @@ def test_the_state_of_an_older_recur_gets_the_people_table(tmp_path):
     con = connect(tmp_path / "warehouse.duckdb")
     assert copy_deliveries(state_path, con)["rows"] == 0
     con.close()
+
+
+def test_a_file_snapshot_counts_as_sent_only_for_the_rows_that_changed(tmp_path):
+    from syncs.destinations.file import FileDestination
+
+    con = connect(tmp_path / "warehouse.duckdb")
+    state_path = tmp_path / "state.duckdb"
+    make_audience(con, "aud_file", range(10))
+    the_spec = SyncSpec.from_declaration(
+        "aud_file",
+        {"destination": "file", "match_key": "user_id", "fields": {"tier": "tier"}, "format": "csv"},
+    )
+    run(con, state_path, the_spec, FileDestination(tmp_path / "files"))
+    con.execute("update audiences.aud_file set tier = 'silver' where user_id = 'u4'")
+    second = run(con, state_path, the_spec, FileDestination(tmp_path / "files"))
+    copy_deliveries(state_path, con)
+    first_sent = deliveries(con, f"event = 'sent' and run_id <> '{second.run_id}'")
+    assert len(first_sent) == 10 and set(first_sent["operation"]) == {"add"}
+    # The second snapshot rewrote all ten rows; only u4 changed, so only u4 was sent.
+    sent = deliveries(con, f"event = 'sent' and run_id = '{second.run_id}'")
+    assert sent[["person_id", "operation"]].values.tolist() == [["u4", "change"]]
+    con.close()
