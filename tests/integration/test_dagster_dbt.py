@@ -153,6 +153,6 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
     assert metadata["preview"].value.startswith("| user_id |")
     reports = tmp_path / "reports"
     page = (reports / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 7
+    assert page.count("data:image/png;base64,") == 8  # reports/report.py draws eight charts
     assert "Last sync of each audience" in page and "aud_champions_to_file" in page
     assert (reports / "historical_ltv_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -68,7 +68,7 @@ def test_the_run_succeeds_and_warns_only_about_the_seeds_generator_names(ecom_ru
     warnings = [line for line in lines if "warning:" in line]
     assert warnings and all("(set in event_weights (seed))" in line for line in warnings)
     page = (root / "reports" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 7  # reports/report.py draws seven charts
+    assert page.count("data:image/png;base64,") == 8  # reports/report.py draws eight charts
 
 
 def test_every_line_is_loaded_once(ecom_run):
