@@ -163,6 +163,21 @@ def hubspot_summary(server) -> str:
     return "\n".join(lines)
 
 
+def hubspot_holdout(server, state, sync: str, list_name: str) -> str:
+    """The check that none of ``sync``'s held-out people is in its HubSpot list (they may be
+    contacts through other syncs, such as the contact traits, but never members of this
+    audience's list). Raises AssertionError when one is."""
+    rows = state.con.execute("select key from records where sync = ? and held_out", [sync])
+    held = {key for (key,) in rows.fetchall()}
+    members = server.list_members(list_name)
+    reached = held & members
+    assert held and not reached, f"held-out members of {sync} are in {list_name!r}: {reached}"
+    return (
+        f"  holdout of {sync}: {len(held):,} people held out, none of them in {list_name!r} "
+        f"({len(members):,} members)"
+    )
+
+
 def braze_summary(server, state, sync: str = "aud_win_back_to_braze") -> str:
     """What the sandbox Braze holds (profiles, members per Recur audience, one profile's
     attributes), and the check that none of ``sync``'s held-out people reached it: no request
@@ -243,9 +258,12 @@ def demo(users: int = 2000, days: int = 60, seed: int = 0, faults: float = 0.01)
         print(analytics_summary(warehouse))
         print("\n6. Audience syncs (each run sends only what changed since the last one):\n")
         with StateStore(environment.state_path()) as state:
-            print(latest_runs(state, [s.name for s in selected_specs(defs, "group:syncs")]))
+            specs = selected_specs(defs, "group:syncs")
+            print(latest_runs(state, [s.name for s in specs]))
             print()
             print(hubspot_summary(hubspot))
+            win_back = next(s for s in specs if s.name == "aud_win_back_to_hubspot")
+            print(hubspot_holdout(hubspot, state, win_back.name, win_back.list))
             print(braze_summary(braze, state))
         print(f"Audience files: {environment.audience_files_path()}")
         print("\n7. The loop: what the syncs did, back in the warehouse:\n")

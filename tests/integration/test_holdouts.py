@@ -15,6 +15,7 @@ import json
 import duckdb
 import pytest
 
+from orchestration.demo import hubspot_holdout
 from orchestration.sync_report import describe_dry_run
 from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 from syncs.audience import read_audience
@@ -107,6 +108,15 @@ def test_the_holdout_never_reaches_hubspot_and_is_recorded_like_the_sent(server,
         sent = {email_of(p) for p in people - held}
         assert {c["email"] for c in server.contacts()} == sent
         assert server.list_members(LIST) == sent
+        # the demo's check (make demo runs it on aud_win_back) agrees, and catches a planted one
+        assert "none of them in" in hubspot_holdout(server, state, the_spec.name, LIST)
+
+        class Planted:
+            def list_members(self, name):
+                return sent | {sorted(emails_held)[0]}
+
+        with pytest.raises(AssertionError, match="held-out members"):
+            hubspot_holdout(Planted(), state, the_spec.name, LIST)
         records = state.records(the_spec.name).set_index("key")
         assert set(records.index[records["held_out"]]) == {email_of(p) for p in held}
         assert records.loc[records["held_out"], "record_id"].isna().all()
