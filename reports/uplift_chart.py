@@ -7,6 +7,7 @@ import duckdb
 import matplotlib.pyplot as plt
 
 from reports.charts import to_png
+from reports.distribution_charts import _empty_chart
 
 METRICS = (
     ("purchase_conversion", "purchase conversion (points)", 100.0),
@@ -35,17 +36,10 @@ def uplift(con: duckdb.DuckDBPyConnection) -> bytes:
     zero (an interval across it is no evidence of an effect)."""
     rows = uplift_rows(con)
     if not rows:
-        figure, axes = plt.subplots(figsize=(8, 1.2))
-        axes.text(
-            0.5,
-            0.5,
-            "No uplift yet: it needs a sync with a holdout and people whose window has closed",
-            ha="center",
-            va="center",
+        return _empty_chart(
+            "Campaign uplift",
+            "it needs a sync with a holdout and people whose window has closed",
         )
-        axes.set_axis_off()
-        axes.set_title("Campaign uplift")
-        return to_png(figure)
     syncs = sorted({r[0] for r in rows})
     figure, all_axes = plt.subplots(
         1, len(METRICS), figsize=(4.2 * len(METRICS), 0.9 + 0.45 * len(syncs)), sharey=True
@@ -53,7 +47,8 @@ def uplift(con: duckdb.DuckDBPyConnection) -> bytes:
     for axes, (metric, label, scale) in zip(all_axes, METRICS, strict=True):
         for y, sync in enumerate(syncs):
             found = [r for r in rows if r[0] == sync and r[1] == metric]
-            if not found or found[0][2] is None:
+            # No interval (a group of one person): nothing to draw.
+            if not found or found[0][3] is None or found[0][4] is None:
                 continue
             _, _, diff, low, high, n_t, n_h, p = found[0]
             diff, low, high = float(diff), float(low), float(high)

@@ -263,7 +263,8 @@ def test_the_uplift_picture_draws_the_pooled_rows_and_says_when_there_are_none(t
            ('a_to_hubspot', '2026-01-05', 'purchase_conversion', 0.04, -0.02, 0.1, 200, 50, 0.2),
            ('a_to_hubspot', null, 'return', 0.0, -0.03, 0.03, 400, 100, 1.0),
            ('a_to_hubspot', null, 'revenue_per_person', 2.5, -1.0, 6.0, 400, 100, 0.16),
-           ('b_to_braze', null, 'purchase_conversion', null, null, null, 300, 0, null))
+           ('b_to_braze', null, 'purchase_conversion', null, null, null, 300, 0, null),
+           ('c_to_file', null, 'revenue_per_person', 4.0, null, null, 1, 1, null))
            t(sync, entry_period, metric, difference, difference_ci_low, difference_ci_high,
              treatment_people, holdout_people, p_value)"""
     )
@@ -273,5 +274,7 @@ def test_the_uplift_picture_draws_the_pooled_rows_and_says_when_there_are_none(t
         ("a_to_hubspot", "purchase_conversion", 0.05),
         ("a_to_hubspot", "return", 0.0),
         ("a_to_hubspot", "revenue_per_person", 2.5),
+        ("c_to_file", "revenue_per_person", 4.0),
     ]
+    # A row without an interval (one person per group) is listed, not drawn, and does not fail.
     assert uplift_chart.uplift(con).startswith(PNG)
