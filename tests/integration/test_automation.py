@@ -14,8 +14,8 @@ from orchestration.alerts import AlertError
 from orchestration.defs.automation.conditions import model_condition, sync_condition
 from orchestration.defs.automation.schedules import daily_schedules
 from orchestration.defs.automation.sensors import alert_on_run_failure
-from orchestration.defs.syncs.assets import DELIVERIES
 from orchestration.defs.ingest.sensors import new_export_files
+from orchestration.defs.syncs.assets import DELIVERIES
 from sandbox.generate import generate
 
 SIX_UTC = datetime(2026, 1, 10, 6, 0)

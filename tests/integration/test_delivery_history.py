@@ -40,8 +40,7 @@ def held_by_hand(audience, people, share):
     return {
         p
         for p in people
-        if int(hashlib.md5(f"{audience}\x1f{p}\x1f".encode()).hexdigest()[:15], 16)
-        < share * 16**15
+        if int(hashlib.md5(f"{audience}\x1f{p}\x1f".encode()).hexdigest()[:15], 16) < share * 16**15
     }
 
 
@@ -155,9 +154,7 @@ def test_frequency_cap_defers_people_contacted_lately_in_both_groups(tmp_path):
     assert reached == {f"u{i}" for i in range(20, 60)} - contacted - second_held
     with StateStore(state_path) as state:
         members = state.records("aud_second_to_memory")
-        log = state.con.execute(
-            "select key, reason from row_log where outcome = 'capped'"
-        ).df()
+        log = state.con.execute("select key, reason from row_log where outcome = 'capped'").df()
     assert not ({f"p{p[1:]}@example.com" for p in contacted} & set(members["key"]))
     assert log["reason"].str.contains("by aud_first_to_memory").all()
 
@@ -241,7 +238,12 @@ def test_a_file_snapshot_counts_as_sent_only_for_the_rows_that_changed(tmp_path)
     make_audience(con, "aud_file", range(10))
     the_spec = SyncSpec.from_declaration(
         "aud_file",
-        {"destination": "file", "match_key": "user_id", "fields": {"tier": "tier"}, "format": "csv"},
+        {
+            "destination": "file",
+            "match_key": "user_id",
+            "fields": {"tier": "tier"},
+            "format": "csv",
+        },
     )
     run(con, state_path, the_spec, FileDestination(tmp_path / "files"))
     con.execute("update audiences.aud_file set tier = 'silver' where user_id = 'u4'")

@@ -21,7 +21,7 @@ scipy.stats.norm, Welch's standard error), not by its SQL.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 import dagster as dg
 import numpy as np
@@ -51,7 +51,7 @@ SPEC = SyncSpec.from_declaration(
         "holdout": {"share": 0.5, "salt": "simulation"},
     },
 )
-BUILD = "(not group:syncs and not group:reports) or key:\"raw/audience_deliveries\""
+BUILD = '(not group:syncs and not group:reports) or key:"raw/audience_deliveries"'
 AFTER = DAYS - HAPPENED  # days generated after the sync
 START = date.today() - timedelta(days=DAYS)
 
@@ -137,8 +137,7 @@ def second_step(root, tmp, sent, effect):
     for name in ("warehouse.duckdb", "state.duckdb"):
         shutil.copy2(root / name, step / name)
     contacts = {
-        row.person: row.event_at.to_pydatetime().replace(tzinfo=UTC)
-        for row in sent.itertuples()
+        row.person: row.event_at.to_pydatetime().replace(tzinfo=UTC) for row in sent.itertuples()
     }
     campaign = Campaign(contacts, purchase_probability=effect, window_days=WINDOW)
     summary = generate(
@@ -150,9 +149,11 @@ def second_step(root, tmp, sent, effect):
         # allows between two syncs (50%): raised here, as an operator would for a known cause.
         build(mp, step, step / "exports", server, BUILD, RECUR_CHECK_MAX_AUDIENCE_CHANGE="2")
     con = connect(step / "warehouse.duckdb", read_only=True)
-    rows = con.execute(
-        "select * from analytics.audience_uplift where entry_period is null"
-    ).df().set_index("metric")
+    rows = (
+        con.execute("select * from analytics.audience_uplift where entry_period is null")
+        .df()
+        .set_index("metric")
+    )
     return rows, summary.campaign, con
 
 
@@ -169,9 +170,15 @@ def by_hand(con, planted):
     orders = con.execute("select user_id, ordered_at, revenue, order_id from core.fct_orders").df()
     events = con.execute("select user_id, event_at, event_id from core.fct_events").df()
     o = orders.merge(d, left_on="user_id", right_on="person_id")
-    o = o[(o["ordered_at"] > o["event_at"]) & (o["ordered_at"] <= o["event_at"] + pd.Timedelta(days=WINDOW))]
+    o = o[
+        (o["ordered_at"] > o["event_at"])
+        & (o["ordered_at"] <= o["event_at"] + pd.Timedelta(days=WINDOW))
+    ]
     e = events.merge(d, left_on="user_id", right_on="person_id")
-    e = e[(e["event_at_x"] > e["event_at_y"]) & (e["event_at_x"] <= e["event_at_y"] + pd.Timedelta(days=WINDOW))]
+    e = e[
+        (e["event_at_x"] > e["event_at_y"])
+        & (e["event_at_x"] <= e["event_at_y"] + pd.Timedelta(days=WINDOW))
+    ]
     # Mixpanel times are whole seconds: compare to the second.
     planted_at = pd.to_datetime(o["user_id"].map(planted), unit="ms").dt.floor("s")
     organic = o[planted_at.ne(o["ordered_at"].dt.floor("s"))]
@@ -179,7 +186,9 @@ def by_hand(con, planted):
     d["converted"] = d["person_id"].isin(o.loc[o["revenue"] > 0, "user_id"])
     d["converted_organic"] = d["person_id"].isin(organic.loc[organic["revenue"] > 0, "user_id"])
     d["revenue"] = d["person_id"].map(o.groupby("user_id")["revenue"].sum()).fillna(0.0)
-    d["revenue_organic"] = d["person_id"].map(organic.groupby("user_id")["revenue"].sum()).fillna(0.0)
+    d["revenue_organic"] = (
+        d["person_id"].map(organic.groupby("user_id")["revenue"].sum()).fillna(0.0)
+    )
     d["returned"] = d["person_id"].isin(e["user_id"])
     return d
 
