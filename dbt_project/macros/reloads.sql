@@ -50,7 +50,8 @@
     are parsed again. The days are listed before the run (replaced_days), so the database reads
     only their row groups; a day re-loaded from an empty or all-bad file ends up empty. -#}
 {% macro delete_rows_of_replaced_days() -%}
-    {%- set days = replaced_days() if is_incremental() else [] -%}
+    {#- Not where days are overwritten whole (insert_overwrite on Spark: macros/incremental.sql). -#}
+    {%- set days = replaced_days() if is_incremental() and by_day_strategy() != 'insert_overwrite' else [] -%}
     {%- if days -%}
     delete from {{ this }} where {{ rows_of_replaced_loads(days) }}
     {%- else -%}
