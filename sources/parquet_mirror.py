@@ -2,8 +2,9 @@
 
 Each raw table becomes a folder of Parquet files under the mirror root, Hive-partitioned by its
 source and/or export day (``load_ledger/source=mixpanel/partition=2026-01-01/data_0.parquet``), so
-Spark reads it with ``parquet.`<root>/<table>``` and prunes by day. The dbt ``spark`` target
-declares those folders as the ``raw`` views its sources read (macros/parquet_mirror.sql).
+Spark reads it with ``parquet.`<root>/<table>``` and prunes by day: on the dbt ``spark`` target
+the raw sources and ``load_ledger()`` name those folders (models/staging/_raw__sources.yml,
+macros/reloads.sql, with the root from RECUR_PARQUET_MIRROR).
 
 The mirror is written whole, per table, into a fresh folder that then replaces the old one, so a
 reader never sees half a table; it is a snapshot of what the loader committed (same rows, same

@@ -10,7 +10,17 @@
     Not a dbt source, so that it adds no asset to the lineage: the ingest assets write it in the
     same transaction as the raw events tables, which the staging models depend on. -#}
 {% macro load_ledger() -%}
+    {{ return(adapter.dispatch('load_ledger', 'recur')()) }}
+{%- endmacro %}
+
+{% macro default__load_ledger() -%}
     {{ return(api.Relation.create(database=target.database, schema='raw', identifier='load_ledger')) }}
+{%- endmacro %}
+
+{#- Spark: the ledger's folder in the Parquet mirror, as the raw sources (_raw__sources.yml). -#}
+{% macro spark__load_ledger() -%}
+    {%- set folder = env_var('RECUR_PARQUET_MIRROR', '../data/raw-parquet') ~ '/load_ledger' -%}
+    {{ return(api.Relation.create(schema='parquet', identifier=folder, quote_policy={'identifier': true})) }}
 {%- endmacro %}
 
 
