@@ -25,3 +25,14 @@
     {%- endif -%}
     {{ return(sql) }}
 {%- endmacro %}
+
+{#- accepted_values pastes each value between quotes as written, so the YAML writes "Can''t Lose
+    Them" (a DuckDB literal). On Spark '' inside a literal ends it ('Can''t' reads as "Cant"):
+    this root-project variant turns the doubled quotes into Spark's backslash escape first. -#}
+{% macro spark__test_accepted_values(model, column_name, values, quote=True) -%}
+    {%- set spark_values = [] -%}
+    {%- for value in values -%}
+        {%- do spark_values.append(value.replace("''", "\\'") if quote and value is string else value) -%}
+    {%- endfor -%}
+    {{ default__test_accepted_values(model, column_name, spark_values, quote) }}
+{%- endmacro %}
