@@ -43,9 +43,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Which rolling period an event falls in, counted from a start time. -#}
+{#- Which rolling period an event falls in, counted from a start time. The difference is in
+    parentheses: dbt-spark's millisecond datediff is a sum (`case ... end + ms - ms`), of which the
+    division would otherwise take only the last term. -#}
 {% macro period_index(start_at, event_at, unit=none) -%}
-    floor({{ dbt.datediff(start_at, event_at, 'millisecond') }} / ({{ period_days(unit) }} * 86400000.0))
+    floor(({{ dbt.datediff(start_at, event_at, 'millisecond') }}) / ({{ period_days(unit) }} * 86400000.0))
 {%- endmacro %}
 
 {#- Whether a timestamp falls inside the observed time: before the end of the as_of day, or up to

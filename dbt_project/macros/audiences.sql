@@ -10,7 +10,7 @@
         null
     {%- else -%}
         {%- for value in values -%}
-            '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
+            '{{ dbt.escape_single_quotes(value) }}'{{ ", " if not loop.last }}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}

@@ -21,7 +21,8 @@
     {{ return(pairs) }}
 {%- endmacro %}
 
-{#- A string as a SQL literal. -#}
+{#- A string as a SQL literal. Quotes are escaped the target's way (doubled on DuckDB; a
+    backslash on Spark, where 'Can''t' reads as the two literals 'Can' 't', i.e. "Cant"). -#}
 {% macro sql_string(value) -%}
-    '{{ value | replace("'", "''") }}'
+    '{{ dbt.escape_single_quotes(value) }}'
 {%- endmacro %}

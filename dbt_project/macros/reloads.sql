@@ -10,7 +10,17 @@
     Not a dbt source, so that it adds no asset to the lineage: the ingest assets write it in the
     same transaction as the raw events tables, which the staging models depend on. -#}
 {% macro load_ledger() -%}
+    {{ return(adapter.dispatch('load_ledger', 'recur')()) }}
+{%- endmacro %}
+
+{% macro default__load_ledger() -%}
     {{ return(api.Relation.create(database=target.database, schema='raw', identifier='load_ledger')) }}
+{%- endmacro %}
+
+{#- Spark: the ledger's folder in the Parquet mirror, as the raw sources (_raw__sources.yml). -#}
+{% macro spark__load_ledger() -%}
+    {%- set folder = env_var('RECUR_PARQUET_MIRROR', '../data/raw-parquet') ~ '/load_ledger' -%}
+    {{ return(api.Relation.create(schema='parquet', identifier=folder, quote_policy={'identifier': true})) }}
 {%- endmacro %}
 
 
@@ -50,7 +60,8 @@
     are parsed again. The days are listed before the run (replaced_days), so the database reads
     only their row groups; a day re-loaded from an empty or all-bad file ends up empty. -#}
 {% macro delete_rows_of_replaced_days() -%}
-    {%- set days = replaced_days() if is_incremental() else [] -%}
+    {#- Not where days are overwritten whole (insert_overwrite on Spark: macros/incremental.sql). -#}
+    {%- set days = replaced_days() if is_incremental() and by_day_strategy() != 'insert_overwrite' else [] -%}
     {%- if days -%}
     delete from {{ this }} where {{ rows_of_replaced_loads(days) }}
     {%- else -%}

@@ -48,7 +48,7 @@ completed as (
     from last_carts
     inner join events as purchases
         on purchases.user_id = last_carts.user_id
-        and purchases.event_name = '{{ var('audience_purchase_event') | replace("'", "''") }}'
+        and purchases.event_name = '{{ dbt.escape_single_quotes(var('audience_purchase_event')) }}'
         and purchases.event_at >= last_carts.event_at
         and {{ is_observed('purchases.event_at') }}
 ),

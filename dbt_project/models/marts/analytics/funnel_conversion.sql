@@ -26,7 +26,7 @@ funnel_{{ f }}_step_{{ s }} as (
     {%- if s == 1 %}
     select user_id, min(event_at) as reached_at, min(event_at) as started_at
     from events
-    where event_name = '{{ step | replace("'", "''") }}'
+    where event_name = '{{ dbt.escape_single_quotes(step) }}'
     group by user_id
     {%- else %}
     select
@@ -36,7 +36,7 @@ funnel_{{ f }}_step_{{ s }} as (
     from funnel_{{ f }}_step_{{ s - 1 }} as previous
     inner join events
         on events.user_id = previous.user_id
-        and events.event_name = '{{ step | replace("'", "''") }}'
+        and events.event_name = '{{ dbt.escape_single_quotes(step) }}'
         and events.event_at >= previous.reached_at
         and events.event_at < {{ dbt.dateadd('day', funnel.window_days, 'previous.started_at') }}
     group by previous.user_id
@@ -45,9 +45,9 @@ funnel_{{ f }}_step_{{ s }} as (
 
 funnel_{{ f }}_step_{{ s }}_summary as (
     select
-        '{{ funnel.name | replace("'", "''") }}' as funnel_name,
+        '{{ dbt.escape_single_quotes(funnel.name) }}' as funnel_name,
         {{ s }} as step_number,
-        '{{ step | replace("'", "''") }}' as step_name,
+        '{{ dbt.escape_single_quotes(step) }}' as step_name,
         {{ funnel.window_days }} as window_days,
         count(*) as users,
         {%- if s == 1 %}

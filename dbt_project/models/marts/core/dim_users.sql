@@ -5,7 +5,7 @@
     no longer have events. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=keyed_incremental(),
         unique_key='user_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',

@@ -16,7 +16,7 @@
     never re-reads whole history for a new day, and gives the rows a full build gives. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=keyed_incremental(),
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',

@@ -4,7 +4,7 @@
     carries revenue (an event cut from a re-loaded export day, a refund corrected away). -#}
 {{
     config(
-        materialized='incremental',
+        materialized=keyed_incremental(),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',

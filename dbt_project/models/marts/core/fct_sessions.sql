@@ -10,7 +10,7 @@
     deletes the sessions of people left with no event a session can hold. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=keyed_incremental(),
         unique_key='user_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -154,8 +154,9 @@ final as (
         {{ surrogate_key(['user_id', 'source', 'started_at', 'first_event_id']) }} as session_id,
         user_id,
         source,
-        row_number() over (partition by user_id order by started_at, source, first_event_id)
-            as session_number,
+        -- row_number() is a BIGINT on DuckDB, an INT on Spark: the contract says bigint
+        cast(row_number() over (partition by user_id order by started_at, source, first_event_id)
+            as {{ dbt.type_bigint() }}) as session_number,
         started_at,
         ended_at,
         cast(started_at as date) as session_date,

@@ -4,7 +4,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=by_day_strategy(),
+        partition_by=by_day_partitions(),
         unique_key='arrived_on',
         on_schema_change='fail',
         pre_hook="{{ delete_rows_of_replaced_days() }}",
