@@ -75,7 +75,7 @@ lint: install
 
 # Re-resolve the pinned set after editing pyproject.toml's dependencies.
 lock: install
-	$(BIN)/uv pip compile -q --python $(PY) pyproject.toml --extra dev -o requirements.lock
+	$(BIN)/uv pip compile -q --python $(PY) pyproject.toml --extra dev --extra spark -o requirements.lock
 
 clean:
 	rm -rf data bench/out .dagster_home/storage .dagster_home/history .dagster_home/schedules

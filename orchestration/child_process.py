@@ -6,7 +6,9 @@ locked for every later run. On Linux, `recur-dbt` asks the kernel to send it SIG
 process that started it dies (``prctl(PR_SET_PDEATHSIG)``, kept across ``exec``), checks that
 this parent is still alive, and replaces itself with the dbt next to this interpreter: same
 arguments, environment and exit code, and no extra process. dbt stops on SIGTERM like on
-Ctrl-C, and DuckDB releases the file with it. Elsewhere it simply runs dbt.
+Ctrl-C, and DuckDB releases the file with it. Elsewhere it simply runs dbt. On the Spark engine
+(RECUR_ENGINE=spark) it runs dbt in its own process instead, with the submission method that runs
+Python models in the Spark session (orchestration/spark_python_models.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if parent == 1 or not end_with_parent(parent):
         print("recur-dbt: the process that started dbt is gone; not starting dbt", file=sys.stderr)
         return 1
+    if os.environ.get("RECUR_ENGINE", "duckdb").strip().lower() == "spark":
+        # Python models run in the Spark session of this very process (spark_python_models.py)
+        from orchestration.spark_python_models import run_dbt
+
+        return run_dbt(args)
     dbt = dbt_path()
     os.execv(dbt, [str(dbt), *args])
     return 1  # not reached

@@ -29,8 +29,11 @@ first_orders as (
 measured as (
     select
         first_orders.*,
-        {{ dbt.datediff('first_order_date', '(select observation_date from observation)', 'day') }}
-            as days_since_first_order
+        -- bigint on both engines (Spark's datediff is an int; the contract says bigint)
+        cast(
+            {{ dbt.datediff('first_order_date', '(select observation_date from observation)', 'day') }}
+            as {{ dbt.type_bigint() }}
+        ) as days_since_first_order
     from first_orders
     where first_order_date <= (select observation_date from observation)
 ),

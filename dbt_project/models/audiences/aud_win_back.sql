@@ -20,8 +20,11 @@ final as (
         last_name,
         lifecycle_stage,
         last_seen_date,
-        {{ dbt.datediff('last_seen_date', '(select observation_date from observation)', 'day') }}
-            as days_since_last_seen,
+        -- bigint on both engines (Spark's datediff is an int; the contract says bigint)
+        cast(
+            {{ dbt.datediff('last_seen_date', '(select observation_date from observation)', 'day') }}
+            as {{ dbt.type_bigint() }}
+        ) as days_since_last_seen,
         lifetime_orders,
         historical_ltv,
         ltv_tier,

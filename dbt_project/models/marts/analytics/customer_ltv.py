@@ -29,6 +29,12 @@ import pandas as pd
 import clv
 
 
+def pandas_frame(relation) -> pd.DataFrame:
+    """A referenced model as pandas: a DuckDB relation (``.df()``) on DuckDB, a Spark DataFrame
+    (``.toPandas()``) on Spark (orchestration/spark_python_models.py)."""
+    return relation.toPandas() if hasattr(relation, "toPandas") else relation.df()
+
+
 def _model(params: pd.DataFrame, name: str) -> dict:
     rows = params[params["model"] == name]
     return {
@@ -125,12 +131,11 @@ def model(dbt, session):
     dbt.config(materialized="table")
     discount = float(dbt.config.get("ltv_monthly_discount_rate") or 0.01)
     summary = (
-        dbt.ref("customer_purchase_summary")
-        .df()
+        pandas_frame(dbt.ref("customer_purchase_summary"))
         .sort_values("user_id", kind="stable")
         .reset_index(drop=True)
     )
-    params = dbt.ref("ltv_model_params").df()
+    params = pandas_frame(dbt.ref("ltv_model_params"))
     if (params["model_status"] != "fitted").any():
         status = params.iloc[0]
         return _without_predictions(

@@ -43,6 +43,12 @@ COLUMNS = {
 }
 
 
+def pandas_frame(relation) -> pd.DataFrame:
+    """A referenced model as pandas: a DuckDB relation (``.df()``) on DuckDB, a Spark DataFrame
+    (``.toPandas()``) on Spark (orchestration/spark_python_models.py)."""
+    return relation.toPandas() if hasattr(relation, "toPandas") else relation.df()
+
+
 def fit_status(fitted) -> str | None:
     """converged; no_dropout_limit (BG/NBD ran to a / (a + b) = 0: the data show no dropout, and
     customer_ltv predicts with the NBD limit, on purpose); common_dropout_limit (a and b ran off
@@ -117,8 +123,7 @@ def model(dbt, session):
     # a fixed row order: the likelihood's float sums (and so the fitted parameters, to the last
     # bit) must not depend on the order the warehouse returns rows in (issue 12)
     summary = (
-        dbt.ref("customer_purchase_summary")
-        .df()
+        pandas_frame(dbt.ref("customer_purchase_summary"))
         .sort_values("user_id", kind="stable")
         .reset_index(drop=True)
     )
