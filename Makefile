@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install browser demo test dev bench bench-scale bench-daily docs lint lock clean
+.PHONY: install browser java demo test dev bench bench-scale bench-daily bench-spark docs lint lock clean
 
 install: $(VENV)/.installed
 
@@ -30,22 +30,31 @@ DATA_PACKAGES := retentioneering==5.2.4
 demo: install
 	$(BIN)/recur demo
 
-test: install browser
+test: install browser java
 	$(PY) -m pytest -q
 
-# The browser test (tests/e2e/test_browser.py) drives Debian's Chromium. On Debian it is installed
-# here (as root, or with sudo that needs no password); elsewhere this stops with the command to run.
-CHROMIUM_APT := apt-get install -y -qq --no-install-recommends chromium
-browser:
-	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+# Debian packages some tests need, installed here when missing (as root, or with sudo that needs no
+# password); elsewhere this stops with the command to run. $(call debian,<commands>,<package>,<why>)
+define debian
+	@for c in $(1); do if command -v $$c >/dev/null; then exit 0; fi; done; \
 	if ! command -v apt-get >/dev/null; then \
-		echo "make test needs Chromium for tests/e2e/test_browser.py: install it with your package" \
-			"manager (Debian/Ubuntu: sudo $(CHROMIUM_APT))" >&2; exit 1; fi; \
+		echo "make test needs $(2) for $(3): install it with your package manager" \
+			"(Debian/Ubuntu: sudo apt-get install $(2))" >&2; exit 1; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
-		echo "make test needs Chromium for tests/e2e/test_browser.py: sudo apt-get update &&" \
-			"sudo $(CHROMIUM_APT)" >&2; exit 1; fi; \
-	echo "installing Debian's chromium for the browser test (once)"; \
-	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive $(CHROMIUM_APT) >/dev/null
+		echo "make test needs $(2) for $(3): sudo apt-get update &&" \
+			"sudo apt-get install $(2)" >&2; exit 1; fi; \
+	echo "installing Debian's $(2) for $(3) (once)"; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(2) >/dev/null
+endef
+
+# The browser test (tests/e2e/test_browser.py) drives Debian's Chromium.
+browser:
+	$(call debian,chromium chromium-browser,chromium,the browser test)
+
+# Local Spark (tests/integration/test_spark.py, docs/spark.md) runs on Java 17.
+java:
+	$(call debian,java,openjdk-17-jre-headless,the Spark test)
 
 dev: install
 	exec $(BIN)/dagster dev -w workspace.yaml
@@ -63,6 +72,11 @@ bench-scale: install
 # the dbt benchmark's ~10M events; not part of `make bench`: about 40 minutes on 2 cores.
 bench-daily: install
 	$(PY) -m bench.daily
+
+# The whole dbt project on DuckDB and on local Spark, same data (docs/benchmarks.md, "DuckDB and
+# Spark"); not part of `make bench`: about 15 minutes, most of it Spark's.
+bench-spark: install java
+	$(PY) -m bench.spark
 
 # dbt's documentation site (models, columns, tests, lineage) of the warehouse `make demo` built.
 docs: install

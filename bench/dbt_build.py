@@ -120,9 +120,11 @@ def load(exports: Path, database: Path, first: int, count: int) -> dict:
 # --- dbt ---------------------------------------------------------------------------------------
 
 
-def dbt_command(verb: str, workdir: Path, *extra: str) -> list[str]:
+def dbt_command(verb: str, workdir: Path, *extra: str, executable: str = "dbt") -> list[str]:
+    """``executable`` (dbt, or ``recur-dbt``, which runs the Python models on a Spark session)
+    with the project, and the target and logs under ``workdir``."""
     return [
-        str(Path(sys.executable).with_name("dbt")),
+        str(Path(sys.executable).with_name(executable)),
         verb,
         "--profiles-dir",
         str(DBT_DIR),

@@ -32,6 +32,10 @@ DBT_DIR = environment.PROJECT_ROOT / "dbt_project"
 # warehouse file as the Python assets (profiles.yml reads RECUR_WAREHOUSE).
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ["RECUR_WAREHOUSE"] = str(environment.warehouse_path())
+if environment.engine() == "spark":  # as profiles.yml reads it; the target's folders absolute
+    os.environ["RECUR_ENGINE"] = "spark"
+    os.environ["RECUR_PARQUET_MIRROR"] = str(environment.parquet_mirror_path())
+    os.environ["RECUR_SPARK_DIR"] = str(environment.spark_dir())
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 

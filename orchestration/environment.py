@@ -107,7 +107,40 @@ def check() -> None:
     """Read every setting a run uses, so that a bad one stops the command before anything
     starts, with an error naming it."""
     warehouse_path(), state_path(), exports_path(), as_of(), sync_max_wait()
-    duckdb_memory_limit()
+    duckdb_memory_limit(), engine()
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """Where the dbt models run (``RECUR_ENGINE``): ``duckdb``, the embedded default, or
+    ``spark`` (docs/spark.md). dbt's profile picks its target from the same variable."""
+    value = (os.environ.get("RECUR_ENGINE") or "duckdb").strip().lower()
+    if value not in ENGINES:
+        raise SettingError(
+            f"RECUR_ENGINE is {os.environ.get('RECUR_ENGINE')!r}: set it to duckdb (the default) "
+            "or spark"
+        )
+    return value
+
+
+def parquet_mirror_path() -> Path:
+    """Where the raw tables are mirrored as Parquet for Spark (``RECUR_PARQUET_MIRROR``), else
+    ``raw-parquet/`` beside the warehouse file."""
+    configured = os.environ.get("RECUR_PARQUET_MIRROR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return warehouse_path().parent / "raw-parquet"
+
+
+def spark_dir() -> Path:
+    """The local Spark session's metastore and tables (``RECUR_SPARK_DIR``), else ``spark/``
+    beside the warehouse file."""
+    configured = os.environ.get("RECUR_SPARK_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return warehouse_path().parent / "spark"
 
 
 def reports_path() -> Path:

@@ -106,9 +106,7 @@ def mirror(warehouse: Path, root: Path, tables: list[str] | None = None) -> list
             ).fetchall()
         }
         return [
-            mirror_table(con, table, root)
-            for table in (tables or list(TABLES))
-            if table in present
+            mirror_table(con, table, root) for table in (tables or list(TABLES)) if table in present
         ]
 
 
@@ -117,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warehouse", default=os.environ.get("RECUR_WAREHOUSE", "data/warehouse.duckdb"))
+    parser.add_argument(
+        "--warehouse", default=os.environ.get("RECUR_WAREHOUSE", "data/warehouse.duckdb")
+    )
     parser.add_argument("--out", default=os.environ.get("RECUR_PARQUET_MIRROR", "data/raw-parquet"))
     args = parser.parse_args(argv)
     for done in mirror(Path(args.warehouse), Path(args.out)):

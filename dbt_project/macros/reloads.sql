@@ -58,11 +58,18 @@
 
 {#- Pre-hook of the staging models: delete the rows of replaced loads before the re-loaded days
     are parsed again. The days are listed before the run (replaced_days), so the database reads
-    only their row groups; a day re-loaded from an empty or all-bad file ends up empty. -#}
+    only their row groups; a day re-loaded from an empty or all-bad file ends up empty.
+    Where days are overwritten whole (insert_overwrite on Spark: macros/incremental.sql) the
+    overwrite replaces every re-loaded day that still has rows; the days' partitions are dropped
+    first, so that a day left with no row (an empty or all-bad file) ends up empty there too. -#}
 {% macro delete_rows_of_replaced_days() -%}
-    {#- Not where days are overwritten whole (insert_overwrite on Spark: macros/incremental.sql). -#}
-    {%- set days = replaced_days() if is_incremental() and by_day_strategy() != 'insert_overwrite' else [] -%}
-    {%- if days -%}
+    {%- set days = replaced_days() if is_incremental() else [] -%}
+    {%- if days and by_day_strategy() == 'insert_overwrite' -%}
+    {%- for day in days | map(attribute=1) | unique -%}
+        {%- do run_query('alter table ' ~ this ~ " drop if exists partition (arrived_on = '" ~ day ~ "')") -%}
+    {%- endfor -%}
+    select 1
+    {%- elif days -%}
     delete from {{ this }} where {{ rows_of_replaced_loads(days) }}
     {%- else -%}
     select 1

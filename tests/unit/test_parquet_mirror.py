@@ -48,10 +48,16 @@ def test_empty_tables_keep_their_columns(tmp_path):
     root = tmp_path / "mirror"
     done = {t.table: t for t in parquet_mirror.mirror(_warehouse(tmp_path), root)}
     assert done["quarantine"].rows == 0 and done["quarantine"].files == 1
-    columns = duckdb.connect().execute(
-        f"describe select * from read_parquet('{root}/quarantine/**/*.parquet', hive_partitioning = true)"
-    ).fetchall()
-    assert {"source", "file", "line_number", "raw", "reason", "partition"} <= {c[0] for c in columns}
+    columns = (
+        duckdb.connect()
+        .execute(
+            f"describe select * from read_parquet('{root}/quarantine/**/*.parquet', hive_partitioning = true)"
+        )
+        .fetchall()
+    )
+    assert {"source", "file", "line_number", "raw", "reason", "partition"} <= {
+        c[0] for c in columns
+    }
 
 
 def test_a_second_mirror_replaces_the_first(tmp_path):

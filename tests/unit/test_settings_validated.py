@@ -4,6 +4,7 @@ bad value stops the command with an error that names the variable and the accept
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,28 @@ def test_every_warehouse_connection_takes_the_duckdb_memory_limit(monkeypatch, t
     monkeypatch.delenv("RECUR_DUCKDB_MEMORY_LIMIT")
     with connect(path, read_only=True) as con:
         assert con.execute("select current_setting('memory_limit')").fetchall() == [("7.4 GiB",)]
+
+
+@pytest.mark.parametrize(
+    "value, engine", [(None, "duckdb"), ("DuckDB", "duckdb"), (" spark", "spark")]
+)
+def test_the_engine_is_duckdb_or_spark(monkeypatch, value, engine):
+    if value is None:
+        monkeypatch.delenv("RECUR_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("RECUR_ENGINE", value)
+    assert environment.engine() == engine
+
+
+def test_another_engine_stops_recur_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("RECUR_ENGINE", "postgres")
+    with pytest.raises(SettingError, match=r"RECUR_ENGINE is 'postgres': set it to duckdb"):
+        environment.check()
+
+
+def test_spark_folders_default_beside_the_warehouse(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "w" / "warehouse.duckdb"))
+    monkeypatch.delenv("RECUR_PARQUET_MIRROR", raising=False)
+    monkeypatch.setenv("RECUR_SPARK_DIR", "relative/spark")
+    assert environment.parquet_mirror_path() == tmp_path / "w" / "raw-parquet"
+    assert environment.spark_dir() == Path.cwd() / "relative" / "spark"

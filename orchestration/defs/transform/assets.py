@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' type hints.
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -14,6 +15,8 @@ from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
 from orchestration.metadata import preview
 from orchestration.resources import WarehouseResource
+from sources.parquet_mirror import mirror
+from sources.spark_views import publish
 from sources.warehouse import connect
 
 
@@ -58,6 +61,13 @@ def recur_dbt_models(
     exist and check code, not data: they run in CI."""
     environment.as_of()  # a bad RECUR_AS_OF stops here, named, before dbt pastes it into SQL
     prepare(for_dbt=True)  # dbt keeps the prepared parse only if it was made with these settings
+    spark = environment.engine() == "spark"
+    if spark:  # Spark reads the raw tables from their Parquet mirror, refreshed before each build
+        mirrored = mirror(Path(warehouse.path), environment.parquet_mirror_path())
+        context.log.info(
+            f"raw tables mirrored for Spark: {', '.join(m.table for m in mirrored)} "
+            f"({sum(m.rows for m in mirrored):,} rows) in {environment.parquet_mirror_path()}"
+        )
     outputs: list[dg.Output] = []
     try:
         args = ["build", "--exclude", "test_type:unit", *dbt_vars_args()]
@@ -67,5 +77,8 @@ def recur_dbt_models(
             else:
                 yield event
     finally:
+        if spark:  # what Spark built, readable through the warehouse (sources/spark_views.py)
+            views = publish(Path(warehouse.path), environment.spark_dir())
+            context.log.info(f"{len(views)} Spark tables published as warehouse views")
         # Also when dbt failed: the models it did build are materialized, with their counts.
         yield from with_table_metadata(context, outputs, warehouse)
