@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.dbt_build import measured
@@ -195,11 +196,22 @@ def logged_nodes(log: Path) -> list[dict]:
     return nodes
 
 
-def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Path) -> dict:
+def run(
+    users: int,
+    days: int,
+    memory_limit: str,
+    workdir: Path,
+    result_path: Path,
+    resume: bool = False,
+) -> dict:
     """Every stage; the results are written to ``result_path`` after each, so a run stopped
-    part-way keeps the figures of the stages it finished."""
+    part-way keeps the figures of the stages it finished. ``resume`` keeps them and the
+    warehouse, state and event log of ``workdir``, takes a new snapshot of HEAD (a fix made after
+    a failure; each stage records its commit) and runs the stages not yet succeeded."""
     exports = OUT / f"exports-{users}u-{days}d"
     generated = OUT / f"exports-{users}u-{days}d.generate.json"
+    if resume:
+        return _resume(workdir, result_path, exports)
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB",
@@ -234,6 +246,48 @@ def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Pa
 
     src, env, warehouse = workspace(workdir, exports, memory_limit)
     result["commit"] = env["RECUR_BENCH_COMMIT"]
+    return _pipeline(result, save, workdir, src, env, warehouse)
+
+
+def _resume(workdir: Path, result_path: Path, exports: Path) -> dict:
+    """Continue the run recorded in ``result_path`` from its first stage that did not succeed."""
+    result = json.loads(result_path.read_text())
+    result["stages"] = [s for s in result["stages"] if "failed" not in s and "stopped" not in s]
+    result["finished"] = False
+
+    def save() -> None:
+        result_path.write_text(json.dumps(result, indent=2))
+
+    src = workdir / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    commit = snapshot(src, "HEAD")
+    result.setdefault("resumed", []).append(
+        {"commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    )
+    warehouse = workdir / "warehouse.duckdb"
+    env = os.environ | {
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": str(src),
+        "DAGSTER_HOME": str(workdir / "dagster_home"),
+        "RECUR_EXPORTS": str(exports),
+        "RECUR_WAREHOUSE": str(warehouse),
+        "RECUR_STATE": str(workdir / "state.duckdb"),
+        "RECUR_BENCH_COMMIT": commit,
+        "RECUR_DUCKDB_MEMORY_LIMIT": result["memory_limit"],
+    }
+    return _pipeline(result, save, workdir, src, env, warehouse)
+
+
+def _pipeline(
+    result: dict,
+    save: Callable[[], None],
+    workdir: Path,
+    src: Path,
+    env: dict[str, str],
+    warehouse: Path,
+) -> dict:
+    """The pipeline's stages and the checks that have not succeeded yet, in order."""
+    done = {s["stage"] for s in result["stages"]}
     from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
 
     # As `recur demo` does: the syncs talk to a local HubSpot (its default limits, 190 requests
@@ -245,6 +299,8 @@ def run(users: int, days: int, memory_limit: str, workdir: Path, result_path: Pa
     seen: set[Path] = set()
     try:
         for name, selection in PIPELINE:
+            if name in done:
+                continue
             command = [recur, "run", "--select", selection]
             if not stage(result, name, selection, command, workdir, env, src, warehouse, seen):
                 save()
@@ -304,7 +360,7 @@ def stage(
 ) -> bool:
     """Run one stage, append its figures to ``result``; False when it failed."""
     print(f"{time.strftime('%H:%M:%S')} {name}: {' '.join(command[1:])} ...", flush=True)
-    entry: dict = {"stage": name, "selection": selection}
+    entry: dict = {"stage": name, "selection": selection, "commit": env["RECUR_BENCH_COMMIT"]}
     with SpillWatch(warehouse.with_name(warehouse.name + ".tmp")) as spill:
         try:
             entry |= measured(command, workdir / f"{name}.log", env, cwd=src)
@@ -432,6 +488,8 @@ def report(result: dict) -> str:
     else:
         status = "**not finished**"
     status += f"; not reached: {', '.join(missing)}" if missing else ""
+    for again in result.get("resumed", []):
+        status += f"; resumed {again['date']} on commit {again['commit'][:10]} (`--resume`)"
     lines = [
         START,
         f"Measured {result['date']} on {result['machine']}, Python {result['python']}, "
@@ -460,6 +518,12 @@ def main() -> int:
         "--memory-limit", default=MEMORY_LIMIT, help="RECUR_DUCKDB_MEMORY_LIMIT (default 8GB)"
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue bench/out/scale.json's run from its first stage that did not succeed, "
+        "on a new snapshot of HEAD, keeping its warehouse (e.g. after a fix)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="write the docs section from bench/out/scale.json (e.g. of a run stopped part-way)",
@@ -470,7 +534,9 @@ def main() -> int:
     if args.report_only:
         result = json.loads(result_path.read_text())
     else:
-        result = run(args.users, args.days, args.memory_limit, OUT / "scale", result_path)
+        result = run(
+            args.users, args.days, args.memory_limit, OUT / "scale", result_path, args.resume
+        )
     text = report(result)
     print("\n" + text)
     from bench.__main__ import write_section
