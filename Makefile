@@ -62,8 +62,8 @@ dev: install
 bench: install
 	$(PY) -m bench
 
-# The whole pipeline on ~34M events (500k people over 180 days), DuckDB capped at 8 GB; not part of
-# `make bench`: 2 hours or more on 2 cores, 12 GB of memory for the generator, 40 GB of disk or more.
+# The whole pipeline on ~50M events (730k people over 180 days, generated in two shards), DuckDB
+# capped at 8 GB; not part of `make bench`: 3 hours or more on 2 cores, 60 GB of disk or more.
 # Smaller: python -m bench.scale --users 20000 --days 30 (docs/benchmarks.md, "50M events").
 bench-scale: install
 	$(PY) -m bench.scale

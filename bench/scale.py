@@ -3,15 +3,14 @@
     python -m bench.scale [--users N] [--days D] [--memory-limit 8GB]
     python -m bench.scale generate USERS DAYS     # child: the exports (bench.generate), one JSON line
 
-Not part of `make bench`: 2 hours or more on 2 cores, and 40 GB of disk or more (14 GB of exports,
-an 11 GB warehouse, 15 GB and more of DuckDB spill in `fct_events`' first build: docs/benchmarks.md,
+Not part of `make bench`: 2 hours or more on 2 cores, and 60 GB of disk or more (21 GB of exports,
+a warehouse of 15 GB or more, and DuckDB's spill in `fct_events`' first build: docs/benchmarks.md,
 "50M events on one machine"). The generator makes ~0.38 exported events per person per day over 180
 days (its churn lowers the rate as the window grows; 10,000 people over 180 days gave 684,210
-events, Mixpanel and Amplitude), so 50M events need 730,000 people. But the generator simulates the
-whole world in memory first, about 410 bytes per event (40,000 people over 180 days: 2.75M events,
-1.14 GB peak): 50M events need ~21 GB, more than this 24 GB machine can spare, and the run of
-730,000 people was stopped at 17 GB and growing. The default is therefore 500,000 people over 180
-days: 34.4M events, 12.1 GB peak in the generator.
+events, Mixpanel and Amplitude), so 50M events need 730,000 people, the default. The generator
+simulates its whole world in memory first, about 410 bytes per event (500,000 people over 180 days:
+34.4M events, 12.1 GB peak), so beyond 500,000 people ``bench.generate`` draws them in shards
+(sandbox/shards.py): 730,000 people are two populations of 365,000 merged into one export folder.
 
 Stages, each in its own process, timed by ``bench.dbt_build.measured`` (wall and CPU seconds, the
 largest process's peak RSS, the 1-minute load average at its start):
@@ -52,7 +51,7 @@ OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- scale results: start -->", "<!-- scale results: end -->"
 HEADING = "## 50M events on one machine"
-USERS, DAYS, MEMORY_LIMIT = 500_000, 180, "8GB"
+USERS, DAYS, MEMORY_LIMIT = 730_000, 180, "8GB"
 # (stage, selection): the groups of `recur run`, in the order its runs take them.
 PIPELINE = [
     ("ingest", "group:ingest"),

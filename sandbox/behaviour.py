@@ -273,6 +273,41 @@ class World:
     shape: Shape = field(default_factory=Shape)
 
 
+def in_shard(world: World, shard: int) -> World:
+    """``world`` with its integer-numbered ids moved into shard ``shard``'s own range, so worlds
+    drawn with different seeds and shards hold different people when their exports are merged
+    (sandbox/shards.py): user numbers (user ids, emails), Amplitude ids and order ids. The other
+    ids (devices, $insert_id, uuid) already differ by seed. Shard 0 is the world unchanged."""
+    if shard == 0:
+        return world
+    if not 0 < shard < 100:
+        raise ValueError(f"shard is 0 to 99 (got {shard})")
+    if len(world.people.user_number) > SHARD_PEOPLE:
+        raise ValueError(f"a shard holds at most {SHARD_PEOPLE:,} people")
+    e, d = world.events, world.devices
+    amplitude_offset = np.int64(shard * SHARD_AMPLITUDE_IDS)
+    return replace(
+        world,
+        people=replace(world.people, user_number=world.people.user_number + shard * SHARD_PEOPLE),
+        devices=replace(d, amplitude_id=d.amplitude_id + amplitude_offset),
+        events=replace(
+            e, amplitude_id=np.where(e.amplitude_id >= 0, e.amplitude_id + amplitude_offset, -1)
+        ),
+        orders=replace(
+            world.orders,
+            order_id=np.array(
+                [f"ord-{shard:02d}-{o[4:]}" for o in world.orders.order_id.tolist()], dtype=object
+            ),
+        ),
+    )
+
+
+#: Room per shard: user numbers start at 100,001 (10M people at most); each device's own
+#: Amplitude id adds at most 5,000 to the last, from 180,000,000,000.
+SHARD_PEOPLE = 10_000_000
+SHARD_AMPLITUDE_IDS = 100_000_000_000
+
+
 class _Clock:
     """Maps between real time (ms since start) and warped "operational" time (days).
 

@@ -65,7 +65,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from sandbox import catalog as cat
-from sandbox.behaviour import MS_PER_HOUR, Shape, World, simulate
+from sandbox.behaviour import MS_PER_HOUR, Shape, World, in_shard, simulate
 from sandbox.campaign import Campaign, plant
 from sandbox.faults import QUARANTINABLE, Fault, inject, terminated_early_probability
 from sandbox.truth import (
@@ -197,12 +197,14 @@ def generate(
     invalid_email_share: float = 0.0,
     event_names: Mapping[str, str] | None = None,
     campaign: Campaign | None = None,
+    shard: int = 0,
 ) -> GenerationSummary:
     """Write synthetic exports and their ground truth to ``out``; return what was written.
 
     ``faults`` is the rate of extra faulty lines per clean line (0 = clean files). ``progress``
     is called as ``progress(done_days, days)`` after each day's files are written. The
-    keyword-only options choose the shape of the data (module docstring, "Shapes").
+    keyword-only options choose the shape of the data (module docstring, "Shapes"); ``shard``
+    moves the integer-numbered ids into a range of their own (sandbox/shards.py).
     """
     started = time.perf_counter()
     if not 0.0 <= faults <= 1.0:
@@ -217,7 +219,7 @@ def generate(
     if start < date(1970, 1, 1):
         raise ValueError(f"start is {start}: epoch-second exports begin at 1970-01-01")
     out = Path(out)
-    world = simulate(users, days, start, seed, shape=shape)
+    world = in_shard(simulate(users, days, start, seed, shape=shape), shard)
     planted = None
     if campaign is not None:  # a planted effect (sandbox/campaign.py), never in the default data
         world, planted = plant(world, campaign)
