@@ -83,12 +83,7 @@ changed as (
     -- (also when the evidence that linked a device vanished in a re-load: it is anonymous again)
     select existing.event_id
     from {{ this }} as existing
-    left join identity_map as by_device
-        on by_device.identifier_type = 'device'
-        and by_device.identifier = existing.device_id
-    left join identity_map as by_amplitude_id
-        on by_amplitude_id.identifier_type = 'amplitude_id'
-        and by_amplitude_id.identifier = cast(existing.amplitude_id as {{ dbt.type_string() }})
+    {{ join_identity_map('existing') }}
     where existing.identity_source <> 'user_id'
       and (existing.user_id <> {{ stitched_person('existing', 'null') }}
            or existing.identity_source <> {{ stitched_identity_source('null') }})
@@ -133,12 +128,7 @@ stitched as (
         {{ stitched_person('deduplicated', 'deduplicated.user_id') }} as person_id,
         {{ stitched_identity_source('deduplicated.user_id') }} as identity_source
     from deduplicated
-    left join identity_map as by_device
-        on by_device.identifier_type = 'device'
-        and by_device.identifier = deduplicated.device_id
-    left join identity_map as by_amplitude_id
-        on by_amplitude_id.identifier_type = 'amplitude_id'
-        and by_amplitude_id.identifier = cast(deduplicated.amplitude_id as {{ dbt.type_string() }})
+    {{ join_identity_map('deduplicated') }}
     where deduplicated.copy_number = 1
 ),
 
@@ -228,12 +218,7 @@ winners as (
         {{ stitched_person('deduplicated', 'deduplicated.user_id') }} as person_id,
         {{ stitched_identity_source('deduplicated.user_id') }} as identity_source
     from deduplicated
-    left join identity_map as by_device
-        on by_device.identifier_type = 'device'
-        and by_device.identifier = deduplicated.device_id
-    left join identity_map as by_amplitude_id
-        on by_amplitude_id.identifier_type = 'amplitude_id'
-        and by_amplitude_id.identifier = cast(deduplicated.amplitude_id as {{ dbt.type_string() }})
+    {{ join_identity_map('deduplicated') }}
 ),
 
 {% endif %}
