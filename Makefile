@@ -63,7 +63,7 @@ bench: install
 	$(PY) -m bench
 
 # The whole pipeline on ~50M events (730k people over 180 days, generated in two shards), DuckDB
-# capped at 8 GB; not part of `make bench`: 3 hours or more on 2 cores, 60 GB of disk or more.
+# capped at 8 GB; not part of `make bench`: 42 minutes on 2 cores, about 65 GB of disk at the peak.
 # Smaller: python -m bench.scale --users 20000 --days 30 (docs/benchmarks.md, "50M events").
 bench-scale: install
 	$(PY) -m bench.scale

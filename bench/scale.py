@@ -3,9 +3,9 @@
     python -m bench.scale [--users N] [--days D] [--memory-limit 8GB]
     python -m bench.scale generate USERS DAYS     # child: the exports (bench.generate), one JSON line
 
-Not part of `make bench`: 2 hours or more on 2 cores, and 60 GB of disk or more (21 GB of exports,
-a warehouse of 15 GB or more, and DuckDB's spill in `fct_events`' first build: docs/benchmarks.md,
-"50M events on one machine"). The generator makes ~0.38 exported events per person per day over 180
+Not part of `make bench`: 42 minutes on a quiet 2-core machine, and about 65 GB of disk at the peak
+(21 GB of exports, a 26 GB warehouse, up to 18 GB of DuckDB spill in the core models:
+docs/benchmarks.md, "50M events on one machine"). The generator makes ~0.38 exported events per person per day over 180
 days (its churn lowers the rate as the window grows; 10,000 people over 180 days gave 684,210
 events, Mixpanel and Amplitude), so 50M events need 730,000 people, the default. The generator
 simulates its whole world in memory first, about 410 bytes per event (500,000 people over 180 days:
