@@ -11,7 +11,8 @@ before drawing the next:
   shard k (the export's part number, as the vendor splits a big hour);
 - ``mixpanel/profiles/page-*.json``: every shard's profiles, paged again with one total;
 - ``truth/summary.json``: the shards' counts added up ("generation"); each shard's own truth
-  (people.csv, faults.csv, its summary) moves to ``truth/shard-<k>/``.
+  (people.csv, faults.csv, its summary) moves to ``truth/shard-<k>/``. Its file names and line
+  numbers are those of the shard's own files: a merged Mixpanel day holds shard 0's lines first.
 
 The shards' people never meet (no shared devices or ids), so each is a population of its own
 sharing the calendar. Each shard's folder is removed once merged.

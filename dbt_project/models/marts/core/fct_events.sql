@@ -48,8 +48,7 @@
 with
 
 {#- int_events_unioned is read where needed, never through one CTE: DuckDB materializes a CTE
-    that is read more than once, and a materialized copy of every event with its properties (the
-    full build read it twice) spilled beyond 46 GB at 34M events under the 8 GB cap. #}
+    that is read more than once, here a copy of every event with its properties. #}
 identity_map as (
     select * from {{ ref('int_identity_map') }}
 ),
