@@ -3,11 +3,12 @@
     python -m bench.scale [--users N] [--days D] [--memory-limit 8GB]
     python -m bench.scale generate USERS DAYS     # child: the exports (bench.generate), one JSON line
 
-Not part of `make bench`: 42 minutes on a quiet 2-core machine, and about 65 GB of disk at the peak
-(21 GB of exports, a 26 GB warehouse, up to 18 GB of DuckDB spill in the core models:
-docs/benchmarks.md, "50M events on one machine"). The generator makes ~0.38 exported events per person per day over 180
-days (its churn lowers the rate as the window grows; 10,000 people over 180 days gave 684,210
-events, Mixpanel and Amplitude), so 50M events need 730,000 people, the default. The generator
+Not part of `make bench`: 42 minutes on a quiet 2-core machine, and about 65 GB of disk at the
+peak (21 GB of exports, a 26 GB warehouse, up to 18 GB of DuckDB spill in the core models:
+docs/benchmarks.md, "50M events on one machine"). The generator makes ~0.38 exported events per
+person per day over 180 days (its churn lowers the rate as the window grows; 10,000 people over
+180 days gave 684,210 events, Mixpanel and Amplitude), so 50M events need 730,000 people, the
+default. The generator
 simulates its whole world in memory first, about 410 bytes per event (500,000 people over 180 days:
 34.4M events, 12.1 GB peak), so beyond 500,000 people ``bench.generate`` draws them in shards
 (sandbox/shards.py): 730,000 people are two populations of 365,000 merged into one export folder.
@@ -257,23 +258,13 @@ def _resume(workdir: Path, result_path: Path, exports: Path) -> dict:
     def save() -> None:
         result_path.write_text(json.dumps(result, indent=2))
 
-    src = workdir / "src"
-    shutil.rmtree(src, ignore_errors=True)
-    commit = snapshot(src, "HEAD")
+    src, env, warehouse = workspace(workdir, exports, result["memory_limit"], keep=True)
     result.setdefault("resumed", []).append(
-        {"commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        {
+            "commit": env["RECUR_BENCH_COMMIT"],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
     )
-    warehouse = workdir / "warehouse.duckdb"
-    env = os.environ | {
-        "DO_NOT_TRACK": "1",
-        "PYTHONPATH": str(src),
-        "DAGSTER_HOME": str(workdir / "dagster_home"),
-        "RECUR_EXPORTS": str(exports),
-        "RECUR_WAREHOUSE": str(warehouse),
-        "RECUR_STATE": str(workdir / "state.duckdb"),
-        "RECUR_BENCH_COMMIT": commit,
-        "RECUR_DUCKDB_MEMORY_LIMIT": result["memory_limit"],
-    }
     return _pipeline(result, save, workdir, src, env, warehouse)
 
 
@@ -320,17 +311,22 @@ def _pipeline(
 
 
 def workspace(
-    workdir: Path, exports: Path, memory_limit: str | None, revision: str = "HEAD"
+    workdir: Path,
+    exports: Path,
+    memory_limit: str | None,
+    revision: str = "HEAD",
+    keep: bool = False,
 ) -> tuple[Path, dict[str, str], Path]:
     """A fresh ``workdir`` holding a snapshot of HEAD or ``revision`` (``src``), a
     ``DAGSTER_HOME`` and the places of the warehouse and sync state; returns the snapshot, the
-    environment of the stages (the commit in ``RECUR_BENCH_COMMIT``) and the warehouse file."""
-    shutil.rmtree(workdir, ignore_errors=True)
-    src = workdir / "src"
+    environment of the stages (the commit in ``RECUR_BENCH_COMMIT``) and the warehouse file.
+    ``keep`` keeps the warehouse, state and ``DAGSTER_HOME`` of ``workdir``: a new snapshot only."""
+    home, src = workdir / "dagster_home", workdir / "src"
+    shutil.rmtree(src if keep else workdir, ignore_errors=True)
     commit = snapshot(src, revision)
-    home = workdir / "dagster_home"
-    home.mkdir()
-    shutil.copy(src / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    if not keep:
+        home.mkdir()
+        shutil.copy(src / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
     warehouse = workdir / "warehouse.duckdb"
     env = os.environ | {
         "DO_NOT_TRACK": "1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.scale import END, START, logged_nodes, report, table
+from bench.scale import END, START, logged_nodes, report, table, workspace
 
 RESULT = {
     "date": "2026-12-07 05:00 UTC",
@@ -135,3 +135,22 @@ def test_nodes_of_a_dbt_stopped_before_run_results_come_from_its_log(tmp_path):
             "rows": None,
         }
     ]
+
+
+def test_resume_keeps_the_warehouse_state_and_event_log_and_takes_a_new_snapshot(tmp_path):
+    workdir, exports = tmp_path / "scale", tmp_path / "exports"
+    src, env, warehouse = workspace(workdir, exports, "8GB")
+    warehouse.write_text("loaded")
+    (workdir / "dagster_home" / "runs.db").write_text("events")
+    (src / "stale.txt").write_text("an edit of the old snapshot")
+
+    again, env_again, warehouse_again = workspace(workdir, exports, "8GB", keep=True)
+    assert (again, warehouse_again) == (src, warehouse)
+    assert warehouse.read_text() == "loaded"
+    assert (workdir / "dagster_home" / "runs.db").read_text() == "events"
+    assert not (src / "stale.txt").exists() and (src / "bench" / "scale.py").exists()
+    assert env_again["DAGSTER_HOME"] == env["DAGSTER_HOME"]
+    assert env_again["RECUR_DUCKDB_MEMORY_LIMIT"] == "8GB"
+
+    workspace(workdir, exports, "8GB")  # a new run starts from nothing
+    assert not warehouse.exists() and not (workdir / "dagster_home" / "runs.db").exists()
