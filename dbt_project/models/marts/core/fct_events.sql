@@ -178,7 +178,7 @@ winners as (
 {% else %}
 
 {#- The full build ranks only the events that have more than one copy (re-exports, late
-    re-deliveries: a few in a hundred); every other event is its one copy, read once as it
+    re-deliveries: usually few); every other event is its one copy, read once as it
     streams by. No sort or join over every event, which spilled tens of GB at 34M events. #}
 copied as (
     select event_id
