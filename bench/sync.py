@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from sandbox.servers.own_process import HubSpotProcess
 from syncs.destinations.hubspot import HubSpotDestination, HubSpotSettings
 from syncs.engine import CONCURRENCY, run_sync
 from syncs.pacing import RateLimiter
@@ -52,19 +52,6 @@ SPEC = SyncSpec(
     ),
 )
 
-# The sandbox process prints its URL, then the most requests it had open at once whenever a
-# line arrives on its stdin.
-SERVE = """
-import sys
-from sandbox.servers.hubspot import HubSpotServer
-from sandbox.servers.latency import Latency
-server = HubSpotServer(sys.argv[1], latency=Latency.parse(sys.argv[2]) if sys.argv[2] else None)
-server.start("127.0.0.1", 0)
-print(server.url, flush=True)
-for _ in sys.stdin:
-    print(server.max_in_flight, flush=True)
-"""
-
 
 def audience(path: Path, contacts: int) -> None:
     con = duckdb.connect(str(path))
@@ -82,15 +69,8 @@ def audience(path: Path, contacts: int) -> None:
 
 def run_case(tmp: Path, name: str, latency: str, concurrency: int) -> dict:
     """One sync of the whole audience to a fresh sandbox, then a re-run with nothing changed."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(tmp / f"hubspot-{name}.sqlite"), latency],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = server.stdout.readline().strip()
-        settings = HubSpotSettings(access_token=TOKEN, base_url=url)
+    with HubSpotProcess(tmp / f"hubspot-{name}.sqlite", latency=latency) as server:
+        settings = HubSpotSettings(access_token=TOKEN, base_url=server.url)
         limiter = RateLimiter(190, 10.0, headroom=settings.headroom)
         con = duckdb.connect(str(tmp / "warehouse.duckdb"), read_only=True)
         with StateStore(tmp / f"state-{name}.duckdb") as state:
@@ -106,11 +86,7 @@ def run_case(tmp: Path, name: str, latency: str, concurrency: int) -> dict:
                 )
                 runs.append((time.perf_counter() - started, result))
         con.close()
-        server.stdin.write("\n")
-        server.stdin.flush()
-        max_in_flight = int(server.stdout.readline())
-    finally:
-        server.kill()
+        max_in_flight = server.max_in_flight()
     (first_s, first), (rerun_s, rerun) = runs
     rate = first.counts["delivered"] / first_s
     return {
