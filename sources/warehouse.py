@@ -108,6 +108,18 @@ create table if not exists raw.load_ledger (
     fingerprint varchar not null          -- sha256 of export_file (+ non-default ingest settings): unchanged files are skipped
 );
 
+-- The sha256 of each export file with its status when hashed (sources/loader.py, hashes): a file
+-- whose inode, size, modification and change times are as recorded is not read again to tell
+-- whether its day changed.
+create table if not exists raw.file_hashes (
+    path varchar primary key,             -- absolute path of the export file
+    inode ubigint not null,
+    size ubigint not null,
+    mtime_ns bigint not null,
+    ctime_ns bigint not null,
+    sha256 varchar not null
+);
+
 -- Copied from the sync state file after syncs (syncs/history.py): one row per person and event.
 create table if not exists raw.audience_deliveries (
     run_id varchar not null,

@@ -503,3 +503,54 @@ def test_quarantine_rules_judge_the_converted_utc_time(warehouse, tmp_path):
     )
     assert (result.loaded, result.quarantined) == (1, 0)
     assert event_times(warehouse)["la"] == (date(1999, 12, 31), datetime(2000, 1, 1, 4))
+
+
+def test_files_hashed_once_are_not_read_again_to_tell_a_changed_day(
+    warehouse, tmp_path, monkeypatch
+):
+    days = [date(2026, 1, d) for d in (1, 2, 3)]
+    for day in days:
+        write_mixpanel_day(
+            tmp_path, day.isoformat(), [mixpanel_line(time=T + day.day * 86_400, distinct_id="u")]
+        )
+    loader.load_days(warehouse, tmp_path, "mixpanel", days)
+    read = []
+    fingerprint = loader.fingerprint
+    monkeypatch.setattr(
+        loader, "fingerprint", lambda path: read.append(path.name) or fingerprint(path)
+    )
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", days) == []
+    assert read == []  # nothing read: every file is as it was when loaded
+
+    # The same size, another event: the status (change time at least) differs, the file is read
+    day2 = tmp_path / "mixpanel" / "2026-01-02.jsonl"
+    text = day2.read_text()
+    day2.write_text(text.replace('"u"', '"v"'))
+    assert len(day2.read_text()) == len(text)
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", days) == [days[1]]
+    assert read == ["2026-01-02.jsonl"]
+
+    # Rewritten with the same bytes: read again, and not a change
+    read.clear()
+    day3 = tmp_path / "mixpanel" / "2026-01-03.jsonl"
+    day3.write_bytes(day3.read_bytes())
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", days) == [days[1]]
+    assert sorted(read) == ["2026-01-02.jsonl", "2026-01-03.jsonl"]  # a read-only plan records none
+
+    # A load records them: the next plan reads nothing, and finds nothing to do
+    loader.load_days(warehouse, tmp_path, "mixpanel", days)
+    read.clear()
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", days) == []
+    assert read == []
+    assert warehouse.execute("select count(*) from raw.file_hashes").fetchone()[0] == 3
+
+
+def test_a_warehouse_without_the_hash_table_is_planned_by_reading_the_files(warehouse, tmp_path):
+    write_mixpanel_day(tmp_path, "2026-01-01", [mixpanel_line(time=T, distinct_id="u")])
+    loader.load_days(warehouse, tmp_path, "mixpanel", [DAY])
+    warehouse.execute("drop table raw.file_hashes")  # as made before the table existed
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", [DAY]) == []
+    (tmp_path / "mixpanel" / "2026-01-01.jsonl").write_text(
+        mixpanel_line(time=T + 1, distinct_id="u") + "\n"
+    )
+    assert loader.days_to_load(warehouse, tmp_path, "mixpanel", [DAY]) == [DAY]
