@@ -88,7 +88,7 @@ def hashes(con: duckdb.DuckDBPyConnection, paths: list[Path], *, remember: bool)
     ``raw.file_hashes`` recorded their hash: without it, telling which days changed read every
     export file of the history at every run (3.8 GB at 90 days of 10M events). ``remember``:
     record the hashes read (a writable connection)."""
-    paths = list(dict.fromkeys(paths))  # a zip holding several days' members comes once
+    paths = list(dict.fromkeys(paths))  # a file listed twice is read once
     status = {path: _status(path) for path in paths}
     try:
         rows = con.execute(
