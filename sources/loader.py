@@ -83,39 +83,47 @@ def _status(path: Path) -> tuple[int, int, int, int]:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+#: A file changed this recently is hashed but not recorded: the system stamps changes in ticks
+#: of a few milliseconds, so a same-size rewrite in the tick of the hash could keep the status
+#: recorded with the old bytes' hash (git's "racy clean" case). Settled files are recorded.
+SETTLED_NS = 2 * 10**9
+
+
 def hashes(con: duckdb.DuckDBPyConnection, paths: list[Path], *, remember: bool) -> dict[Path, str]:
     """The sha256 of each of ``paths``, read again only for files whose status differs from when
     ``raw.file_hashes`` recorded their hash: without it, telling which days changed read every
     export file of the history at every run (3.8 GB at 90 days of 10M events). ``remember``:
-    record the hashes read (a writable connection)."""
-    paths = list(dict.fromkeys(paths))  # a file listed twice is read once
-    status = {path: _status(path) for path in paths}
+    record the hashes read of files that have settled (a writable connection)."""
+    started = time.time_ns()
+    names = {path: str(path.absolute()) for path in paths}  # a file listed twice is read once
+    status = {path: _status(path) for path in names}
     try:
         rows = con.execute(
             "select path, inode, size, mtime_ns, ctime_ns, sha256 from raw.file_hashes "
             "where path in (select unnest(?))",
-            [[str(path.absolute()) for path in paths]],
+            [list(names.values())],
         ).fetchall()
     except duckdb.CatalogException:  # a warehouse from before the table
         rows = []
-    known = {Path(row[0]): (tuple(row[1:5]), row[5]) for row in rows}
+    known = {row[0]: (tuple(row[1:5]), row[5]) for row in rows}
     result: dict[Path, str] = {}
     read: list[Path] = []
-    for path in paths:
-        recorded = known.get(path.absolute())
+    for path, name in names.items():
+        recorded = known.get(name)
         if recorded and recorded[0] == status[path]:
             result[path] = recorded[1]
         else:
             result[path] = fingerprint(path)
             read.append(path)
-    if remember and read:
+    settled = [path for path in read if status[path][3] < started - SETTLED_NS]
+    if remember and settled:
         con.execute(
             "insert or replace into raw.file_hashes "
             "select unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
             [
-                [str(path.absolute()) for path in read],
-                *([status[path][i] for path in read] for i in range(4)),
-                [result[path] for path in read],
+                [names[path] for path in settled],
+                *([status[path][i] for path in settled] for i in range(4)),
+                [result[path] for path in settled],
             ],
         )
     return result

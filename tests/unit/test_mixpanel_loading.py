@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from datetime import date, datetime
 
 import pytest
@@ -508,6 +509,7 @@ def test_quarantine_rules_judge_the_converted_utc_time(warehouse, tmp_path):
 def test_files_hashed_once_are_not_read_again_to_tell_a_changed_day(
     warehouse, tmp_path, monkeypatch
 ):
+    monkeypatch.setattr(loader, "SETTLED_NS", 0)  # the files here are milliseconds old
     days = [date(2026, 1, d) for d in (1, 2, 3)]
     for day in days:
         write_mixpanel_day(
@@ -554,3 +556,17 @@ def test_a_warehouse_without_the_hash_table_is_planned_by_reading_the_files(ware
         mixpanel_line(time=T + 1, distinct_id="u") + "\n"
     )
     assert loader.days_to_load(warehouse, tmp_path, "mixpanel", [DAY]) == [DAY]
+
+
+def test_a_file_written_just_now_is_not_recorded_until_it_has_settled(
+    warehouse, tmp_path, monkeypatch
+):
+    # The system stamps changes in ticks: a same-size rewrite in the tick of the hash would keep
+    # the recorded status, so a file changed within SETTLED_NS of the hash is read again next time.
+    write_mixpanel_day(tmp_path, "2026-01-01", [mixpanel_line(time=T, distinct_id="u")])
+    loader.load_days(warehouse, tmp_path, "mixpanel", [DAY])
+    assert warehouse.execute("select count(*) from raw.file_hashes").fetchone()[0] == 0
+    monkeypatch.setattr(loader, "SETTLED_NS", 50_000_000)
+    time.sleep(0.1)
+    loader.load_days(warehouse, tmp_path, "mixpanel", [DAY])
+    assert warehouse.execute("select count(*) from raw.file_hashes").fetchone()[0] == 1
