@@ -10,6 +10,7 @@ De-duplication follows Amplitude and Fivetran (formats.md §4): one row per ``uu
 from __future__ import annotations
 
 import zipfile
+from functools import partial
 from pathlib import Path
 
 from sources import inflation, validation
@@ -61,20 +62,27 @@ def extract(
     """
     folder.mkdir(parents=True, exist_ok=True)
     budget = inflation.Budget(name, zip_path.stat().st_size, settings)
+
+    def unpack(info: zipfile.ZipInfo, target: Path, member: str) -> tuple[Path, str]:
+        # A zip of its own per member: the members inflate side by side.
+        with zipfile.ZipFile(zip_path) as archive, archive.open(info) as src:
+            if info.filename.endswith(".gz"):
+                inflation.inflate(src, target, member, budget)
+            else:
+                inflation.copy_plain(src, target, member, budget)
+        return target, member
+
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            members = [i for i in archive.infolist() if not i.is_dir()]
-            out = []
-            for index, info in enumerate(sorted(members, key=lambda i: i.filename)):
-                target = folder / f"{index:05d}.json"
-                member = f"{name}/{info.filename}"
-                with archive.open(info) as src:
-                    if info.filename.endswith(".gz"):
-                        inflation.inflate(src, target, member, budget)
-                    else:
-                        inflation.copy_plain(src, target, member, budget)
-                out.append((target, member))
-            return out
+            members = sorted(
+                (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename
+            )
+        return inflation.run_all(
+            [
+                partial(unpack, info, folder / f"{index:05d}.json", f"{name}/{info.filename}")
+                for index, info in enumerate(members)
+            ]
+        )
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFileError(f"cannot read the Amplitude export {zip_path}: {exc}") from exc
 

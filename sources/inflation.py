@@ -6,15 +6,21 @@ each gzip file, and each member of an Amplitude zip, is inflated here through Py
 (which checks the CRC and the length at the end of each member) into a plain file that DuckDB
 then scans, in parallel, as it scans any plain file. One :class:`Budget` per export file counts
 the text it inflates to and stops the copy as soon as a limit is passed, so a bomb costs at most
-its limit in disk and never reaches DuckDB.
+its limit in disk and never reaches DuckDB. The files of a day and the members of a zip inflate
+side by side (:func:`run_all`): zlib inflates and computes the CRC without holding Python's
+interpreter lock.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
+import threading
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from sources.errors import InflationLimitError, UnreadableFileError
 from sources.settings import MAX_INFLATED_BYTES_ENV, MAX_INFLATION_RATIO_ENV, IngestSettings
@@ -42,12 +48,15 @@ class Budget:
         self.compressed = max(compressed, 1)
         self.settings = settings
         self.inflated = 0
+        self._lock = threading.Lock()  # the members of one zip inflate side by side
 
     def spend(self, n: int) -> None:
         """Count ``n`` more inflated bytes; raise once past a limit."""
-        self.inflated += n
+        with self._lock:
+            self.inflated += n
+            inflated = self.inflated
         limit = self.settings.max_inflated_bytes
-        if self.inflated > limit:
+        if inflated > limit:
             raise InflationLimitError(
                 f"{self.name} inflates to more than {_size(limit)} ({limit} bytes), the limit "
                 f"{MAX_INFLATED_BYTES_ENV}: nothing of it was loaded. Split the export into "
@@ -55,14 +64,37 @@ class Budget:
                 "memory and disk for it"
             )
         ratio = self.settings.max_inflation_ratio
-        if self.inflated > RATIO_FLOOR and self.inflated > ratio * self.compressed:
+        if inflated > RATIO_FLOOR and inflated > ratio * self.compressed:
             raise InflationLimitError(
                 f"{self.name} inflates more than {ratio:g} times its {_size(self.compressed)} "
-                f"(already {_size(self.inflated)}), the limit {MAX_INFLATION_RATIO_ENV}: "
+                f"(already {_size(inflated)}), the limit {MAX_INFLATION_RATIO_ENV}: "
                 "nothing of it was loaded. Real exports inflate about 10 times; this looks like "
                 f"a compression bomb. Export the day again, or raise {MAX_INFLATION_RATIO_ENV} "
                 "if you trust the file"
             )
+
+
+T = TypeVar("T")
+#: Files inflated at once: one per core.
+WORKERS = os.cpu_count() or 1
+
+
+def run_all(jobs: list[Callable[[], T]]) -> list[T]:
+    """The results of ``jobs``, run side by side on up to :data:`WORKERS` threads, in order.
+
+    The first job (in order) that failed raises its error; the jobs not started by then are
+    dropped, the running ones finish or stop at their budget's limit first.
+    """
+    if len(jobs) < 2 or WORKERS < 2:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(min(WORKERS, len(jobs)), thread_name_prefix="inflate") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _check_text(head: bytes, name: str) -> None:

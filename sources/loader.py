@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -174,27 +175,32 @@ def _prepare(
     folder: Path,
     settings: IngestSettings,
 ) -> _Day:
-    """Inflate the compressed files of a day into ``folder`` (within the inflation limits)."""
+    """Inflate the compressed files of a day into ``folder`` (within the inflation limits), the
+    files side by side."""
     fingerprints = dict(prints)
     prepared = _Day(day, prints)
     folder.mkdir(parents=True, exist_ok=True)
-    for index, export in enumerate(files):
-        print_ = fingerprints[export.name]
+
+    def members(index: int, export: layout.ExportFile) -> list[tuple[Path, str]]:
+        """The plain files to read of one export file, with their names in the ledger."""
         if source == amplitude.SOURCE:
-            members = amplitude.extract(export.path, export.name, folder / str(index), settings)
-            if not members:
-                prepared.empty.append(export.name)
-                prepared.export_of[export.name] = (export, print_)
-        elif export.path.suffix == ".gz":
+            return amplitude.extract(export.path, export.name, folder / str(index), settings)
+        if export.path.suffix == ".gz":
             target = folder / f"{index:05d}.jsonl"
             budget = inflation.Budget(export.name, export.path.stat().st_size, settings)
             with open(export.path, "rb") as handle:
                 inflation.inflate(handle, target, export.name, budget)
-            members = [(target, export.name)]
-        else:
-            inflation.check_plain_file(export.path, export.name)
-            members = [(export.path, export.name)]
-        for path, name in members:
+            return [(target, export.name)]
+        inflation.check_plain_file(export.path, export.name)
+        return [(export.path, export.name)]
+
+    unpacked = inflation.run_all([partial(members, i, export) for i, export in enumerate(files)])
+    for export, found in zip(files, unpacked, strict=True):
+        print_ = fingerprints[export.name]
+        if not found:  # an empty zip is a ledger file of its own
+            prepared.empty.append(export.name)
+            prepared.export_of[export.name] = (export, print_)
+        for path, name in found:
             prepared.to_read.append(lines.LineFile(path, name, day))
             prepared.export_of[name] = (export, print_)
             prepared.text_bytes += path.stat().st_size

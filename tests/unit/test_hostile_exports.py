@@ -85,6 +85,32 @@ def test_a_gzip_day_beyond_the_size_limit_is_refused_naming_the_setting(warehous
     assert (result.lines_read, result.loaded) == (50, 50)
 
 
+def test_the_size_limit_counts_every_member_of_a_zip_inflating_side_by_side(warehouse, tmp_path):
+    # 24 hourly members of 30 lines each: every member alone is within the limit, the zip is
+    # not. The members inflate on several threads, which spend from one budget.
+    members = {
+        f"187520_2026-01-01_{hour}#0.json.gz": gzip.compress(
+            "".join(
+                amplitude_line(uuid=f"00000000-0000-4000-8000-{hour:06d}{i:06d}") + "\n"
+                for i in range(30)
+            ).encode()
+        )
+        for hour in range(24)
+    }
+    size = len(gzip.decompress(next(iter(members.values()))))
+    write_zip(tmp_path, members)
+    settings = IngestSettings(max_inflated_bytes=size * 23)  # one member's worth short
+    with pytest.raises(InflationLimitError, match=f"{ZIP} inflates to more than"):
+        load_partition(warehouse, tmp_path, "amplitude", DAY, settings=settings)
+    assert warehouse.execute("select count(*) from raw.load_ledger").fetchone() == (0,)
+    result = load_partition(warehouse, tmp_path, "amplitude", DAY, settings=IngestSettings())
+    assert (result.lines_read, result.loaded, len(result.files)) == (720, 720, 24)
+    # the members keep their order: each one's lines are numbered within it
+    assert warehouse.execute(
+        "select count(distinct source_file), max(line_number) from raw.amplitude_events"
+    ).fetchone() == (24, 30)
+
+
 def test_the_inflation_limits_are_read_and_checked_from_the_environment():
     settings = IngestSettings.from_env(
         {"RECUR_MAX_INFLATED_BYTES": "2GiB", "RECUR_MAX_INFLATION_RATIO": "40"}
@@ -194,6 +220,18 @@ def test_a_corrupt_amplitude_member_fails_its_zip_naming_the_member(warehouse, t
     write_zip(tmp_path, {member: flipped(gzip.compress(data.encode(), compresslevel=0))})
     with pytest.raises(UnreadableFileError, match=f"{ZIP}/{member}.*corrupt"):
         load_partition(warehouse, tmp_path, "amplitude", DAY)
+    assert warehouse.execute("select count(*) from raw.amplitude_events").fetchone() == (0,)
+
+
+def test_the_first_corrupt_member_in_order_is_named_among_good_ones(warehouse, tmp_path):
+    good = gzip.compress((amplitude_line() + "\n").encode())
+    bad = flipped(gzip.compress(("".join(amplitude_line() + "\n" for _ in range(9))).encode(), 0))
+    members = {f"187520_2026-01-01_{hour:02d}#0.json.gz": good for hour in range(12)}
+    members |= {"187520_2026-01-01_05#0.json.gz": bad, "187520_2026-01-01_09#0.json.gz": bad}
+    write_zip(tmp_path, members)
+    for _ in range(3):  # whichever thread finishes first, the error is the same
+        with pytest.raises(UnreadableFileError, match=f"{ZIP}/187520_2026-01-01_05#0.json.gz"):
+            load_partition(warehouse, tmp_path, "amplitude", DAY)
     assert warehouse.execute("select count(*) from raw.amplitude_events").fetchone() == (0,)
 
 
