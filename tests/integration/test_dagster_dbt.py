@@ -81,6 +81,28 @@ def test_dbt_runs_without_the_adapter_dagster_dbt_opens_in_process():
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
+def test_dbt_s_version_is_read_from_the_installed_package_not_a_dbt_process():
+    """dagster-dbt runs `dbt --version` in a process of its own (2.3 s, and a look-up of the
+    latest release online) to pick how it talks to dbt; the override reads the dbt-core beside
+    Recur, which must be the version the executable Dagster runs reports."""
+    import inspect
+    import re
+    import subprocess
+
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.definitions import defs
+
+    assert "self._cli_version" in inspect.getsource(DbtCliResource.cli)
+    resource = defs.resources["dbt"]
+    reported = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = re.search(r"installed:\s*(\d+\.\d+\.\d+)", reported).group(1)
+    assert str(resource._cli_version) == installed
+    assert resource._cli_version.major == 1  # dbt-core, not the Fusion engine
+
+
 def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, monkeypatch):
     """dbt parses the whole project again when its profile (which holds the warehouse path) or
     vars differ from the parse that wrote partial_parse.msgpack: the dbt asset's prepare parses

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
+from importlib.metadata import version as installed_version
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from packaging import version
 
 from orchestration.dbt_project import dbt_executable, dbt_project
 from orchestration.defs.transform.assets import recur_dbt_models
 
 
 class RecurDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without the dbt adapter it opens in Dagster's own process before
-    every dbt command (1.8-3.5 s here: dbt's project, profile and DuckDB plugin). dagster-dbt
-    uses it only for ``fetch_column_metadata()``, which Recur does not call: row counts and
-    previews are read by `with_table_metadata` after dbt ends. dagster-dbt treats a missing
-    adapter as allowed (``adapter=None``); tests/integration/test_dagster_dbt.py pins the hook."""
+    """dagster-dbt's resource without two things it does in Dagster's own process before dbt
+    commands; tests/integration/test_dagster_dbt.py pins both hooks.
+
+    - The dbt adapter it opens before every command (1.8-3.5 s here: dbt's project, profile and
+      DuckDB plugin), used only for ``fetch_column_metadata()``, which Recur does not call: row
+      counts and previews are read by `with_table_metadata` after dbt ends. dagster-dbt treats a
+      missing adapter as allowed (``adapter=None``).
+    - ``dbt --version`` run as a process of its own to learn which dbt runs (2.3 s, a Python
+      importing dbt, once per run): the dbt that runs is dbt-core installed beside Recur
+      (`recur-dbt` starts the dbt next to this interpreter), so its version is read from the
+      installed package."""
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:  # type: ignore[override]
+        return version.parse(installed_version("dbt-core"))
 
 
 defs = dg.Definitions(
