@@ -70,13 +70,14 @@ def dbt_vars_args() -> list[str]:
 
 def parse_settings() -> str:
     """What dbt's partial parsing compares besides the files: the environment variables that
-    profiles.yml and dbt_project.yml read, and the ``--vars`` Recur passes to dbt."""
+    profiles.yml and dbt_project.yml read, and the ``--vars`` Recur passes to dbt; and where the
+    project is (the prepared parse holds its absolute path, see :class:`InPlacePreparer`)."""
     names: set[str] = set()
     for name in ("profiles.yml", "dbt_project.yml"):
         text = (DBT_DIR / name).read_text()
         names |= set(re.findall(r"env_var\(\s*['\"](\w+)['\"]", text))
     env = {name: os.environ.get(name) for name in sorted(names)}
-    return json.dumps({"env": env, "vars": _parse_vars()}, sort_keys=True)
+    return json.dumps({"env": env, "vars": _parse_vars(), "project": str(DBT_DIR)}, sort_keys=True)
 
 
 def _parse_vars() -> list[str]:
@@ -92,6 +93,21 @@ dbt_project = DbtProject(
     profiles_dir=DBT_DIR,
     prepare_project_cli_args=["parse", "--quiet", *_parse_vars()],
 )
+
+
+class InPlacePreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer, without overwriting the seeds' checksums in the prepared parse.
+
+    dagster-dbt sets them to zeros so that a project prepared on one machine and run from
+    another path re-parses its seeds (their nodes hold the project's absolute path); every dbt
+    command then parsed the 3 seed files again and wrote its manifest before its first node
+    (about 0.5 s each here). Recur prepares where it runs, and prepares again when the project's
+    path changes (it is in :func:`parse_settings`)."""
+
+    def _invalidate_seeds_in_partial_parse(self, project: DbtProject) -> None:
+        return None
+
+
 # The settings of the last `prepare()`, beside the manifest it wrote.
 SETTINGS_STAMP = Path(dbt_project.manifest_path).with_name("recur_parse_settings.json")
 
@@ -126,7 +142,7 @@ def prepare(*, for_dbt: bool = False) -> None:
     with other settings than the dbt commands about to run will use."""
     if _stale(dbt_project, for_dbt=for_dbt):
         settings = parse_settings()  # the vars as they are now (tests change them in-process)
-        DagsterDbtProjectPreparer(["parse", "--quiet", *_parse_vars()]).prepare(dbt_project)
+        InPlacePreparer(["parse", "--quiet", *_parse_vars()]).prepare(dbt_project)
         SETTINGS_STAMP.write_text(settings)
 
 

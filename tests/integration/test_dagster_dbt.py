@@ -132,9 +132,17 @@ def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, mon
         check=True,
     )
     assert "Unable to do partial parsing" not in done.stdout, done.stdout
-    assert "Partial parsing enabled" in done.stdout, done.stdout
+    # nothing to parse again, not even the seeds (dagster-dbt's preparer zeroes their checksums)
+    assert "Partial parsing enabled, no changes found" in done.stdout, done.stdout
 
-    # another warehouse, or other vars, need a parse of their own
+    # another warehouse, other vars or another place of the project need a parse of their own
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("profiles.yml", "dbt_project.yml"):
+        shutil.copy(project.DBT_DIR / name, moved)
+    with monkeypatch.context() as m:
+        m.setattr(project, "DBT_DIR", moved)
+        assert project._stale(project.dbt_project, for_dbt=True)
     monkeypatch.setenv("RECUR_WAREHOUSE", str(tmp_path / "other.duckdb"))
     assert project._stale(project.dbt_project, for_dbt=True)
     assert not project._stale(project.dbt_project)  # commands without dbt need no new parse
