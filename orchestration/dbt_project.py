@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -127,6 +128,29 @@ def _stale(project: DbtProject, *, for_dbt: bool = False) -> bool:
     for folder in ("models", "macros", "seeds", "tests"):
         sources += [p for p in (DBT_DIR / folder).rglob("*") if p.is_file()]
     return any(p.stat().st_mtime > built for p in sources)
+
+
+#: The target folders of this many of the latest dbt commands are kept: each command gets one
+#: from dagster-dbt (its compiled SQL, dbt.log, run_results.json, a manifest and parse of the
+#: project: about 9 MB), and kept all they grew by about 45 MB a day with a daily run.
+KEPT_COMMAND_FOLDERS = 20
+# dagster-dbt's names for them: the op, the run's id and a uuid, 7 characters each
+_COMMAND_FOLDER = re.compile(r"[A-Za-z0-9_]+-[0-9a-f]{7}-[0-9a-f]{7}")
+
+
+def prune(target: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest command folders in ``target``; return those deleted.
+    The prepared manifest and parse beside them, and anything else, stay."""
+    if not target.is_dir():
+        return []
+    folders = sorted(
+        (p for p in target.iterdir() if p.is_dir() and _COMMAND_FOLDER.fullmatch(p.name)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
 
 
 def dbt_executable() -> str:

@@ -103,6 +103,33 @@ def test_dbt_s_version_is_read_from_the_installed_package_not_a_dbt_process():
     assert resource._cli_version.major == 1  # dbt-core, not the Fusion engine
 
 
+def test_only_the_latest_dbt_commands_keep_their_target_folders(tmp_path, monkeypatch):
+    """dagster-dbt gives each dbt command a folder of its own in target/ (about 9 MB); the
+    resource deletes all but the latest as the next command starts, and nothing else there."""
+    import os
+
+    from orchestration.dbt_project import KEPT_COMMAND_FOLDERS
+    from orchestration.definitions import defs
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}")  # the prepared manifest
+    (target / "compiled").mkdir()  # not a command's folder
+    folders = [target / f"recur_dbt_models_3-{i:07x}-{i + 100:07x}" for i in range(25)]
+    for age, folder in enumerate(folders):  # the last is the newest
+        (folder / "compiled").mkdir(parents=True)
+        (folder / "dbt.log").write_text("log")
+        os.utime(folder, (1_700_000_000 + age, 1_700_000_000 + age))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+
+    path = defs.resources["dbt"]._get_unique_target_path(context=None)
+
+    assert path.parent == target and not path.exists()  # dbt creates it
+    kept = sorted(p for p in target.iterdir() if p.name.startswith("recur_dbt_models"))
+    assert kept == folders[25 - (KEPT_COMMAND_FOLDERS - 1) :]  # and the new one makes 20
+    assert (target / "manifest.json").exists() and (target / "compiled").is_dir()
+
+
 def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, monkeypatch):
     """dbt parses the whole project again when its profile (which holds the warehouse path) or
     vars differ from the parse that wrote partial_parse.msgpack: the dbt asset's prepare parses
