@@ -28,6 +28,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
@@ -42,7 +43,7 @@ def default_base_dir() -> str:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         raise ValueError("set DAGSTER_HOME, or give the event log storage a base_dir")
-    return os.path.join(home, "history", "runs")
+    return _event_logs_directory(home)
 
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):

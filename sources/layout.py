@@ -114,10 +114,15 @@ def misnamed_files(root: Path, source: str) -> list[str]:
     return [p for p in (_problem(path, root) for path in _candidates(root, source)) if p]
 
 
+def is_inside(root: Path, path: Path) -> bool:
+    """Whether ``path`` (links followed) lies inside the export folder ``root``."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def check_inside(root: Path, path: Path) -> None:
     """Refuse ``path`` when it is a link that leads out of the export folder ``root``."""
-    target = path.resolve()
-    if not target.is_relative_to(root.resolve()):
+    if not is_inside(root, path):
+        target = path.resolve()
         name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path
         raise ExportsFolderError(
             f"{name} is a link to {target}, outside the export folder {root}: Recur reads only "

@@ -240,9 +240,8 @@ def days_to_load(
     new or changed since the ledger recorded them (a day whose files are gone is kept as is)."""
     settings = settings or IngestSettings()
     all_files = layout.export_files(exports, source)
-    root = exports.resolve()
     inside = {
-        day: all(f.path.resolve().is_relative_to(root) for f in all_files[day])
+        day: all(layout.is_inside(exports, f.path) for f in all_files[day])
         for day in days
         if all_files.get(day)
     }
@@ -288,11 +287,8 @@ def load_days(
             layout.check_inside(exports, f.path)
     # Every file of the folder, not only these days': a file hashed once is not read again by
     # `days_to_load` (a warehouse from before raw.file_hashes gets its history hashed once here).
-    root = exports.resolve()
     folder_files = [f.path for files in all_files.values() for f in files]
-    known = hashes(
-        con, [p for p in folder_files if p.resolve().is_relative_to(root)], remember=True
-    )
+    known = hashes(con, [p for p in folder_files if layout.is_inside(exports, p)], remember=True)
     with tempfile.TemporaryDirectory(prefix="recur-") as tmp:
         for day in days:
             files = all_files.get(day, [])
