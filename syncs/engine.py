@@ -173,6 +173,7 @@ class _Run:
         self._lock = threading.Lock()
         self._delivered: list[Delivered] = []  # confirmed, committed by flush()
         self._refused: list[Refused] = []
+        self._to_list: list[Row] = []  # confirmed writes to add to the list, a batch at a time
 
     def advance(self, rows: int) -> None:
         """Count rows whose batch was answered, for the caller's progress bar."""
@@ -263,7 +264,7 @@ class _Run:
         """Write changed rows batch by batch; list the confirmed ones once their batch answered."""
         names = [f.name for f in audience.fields]
         size = self.dest.capabilities.batch_size
-        every = writes.to_dict("records")  # once: per batch it cost 19 ms, a third of a send
+        every = records_of(writes)  # once: per batch it cost 19 ms, a third of a send
         for start in range(0, len(every), size):
             records = every[start : start + size]
             rows = [
@@ -319,10 +320,28 @@ class _Run:
             self.list_add(flight, to_list)
 
     def list_add(self, flight: InFlight, rows: Sequence[Row]) -> None:
+        """Add ``rows`` (confirmed writes) to the list in full batches; the rest waits for more
+        rows or for :meth:`list_rest`. A write batch holds few newcomers on most days (150 among
+        1,000 changed members took 11 list calls, one per write batch, where 2 do), and every
+        call counts against the destination's rate limit."""
         missing_id = [row for row in rows if not row.record_id]
         if missing_id:
             self.state.forget_records(self.spec.name, [row.key for row in missing_id])
-        rows = [row for row in rows if row.record_id]
+        self._to_list += [row for row in rows if row.record_id]
+        size = self.dest.capabilities.batch_size
+        full = len(self._to_list) - len(self._to_list) % size
+        rows, self._to_list = self._to_list[:full], self._to_list[full:]
+        self._send_list_add(flight, rows)
+
+    def list_rest(self, flight: InFlight) -> None:
+        """Wait for every write and list call out, then add the rows still waiting to the list
+        and wait for those too."""
+        flight.drain()
+        rows, self._to_list = self._to_list, []
+        self._send_list_add(flight, rows)
+        flight.drain()
+
+    def _send_list_add(self, flight: InFlight, rows: Sequence[Row]) -> None:
         size = self.dest.capabilities.batch_size
         for start in range(0, len(rows), size):
             batch = rows[start : start + size]
@@ -344,7 +363,7 @@ class _Run:
     def exit(self, flight: InFlight, exits: pd.DataFrame) -> None:
         """Members who left: take them off the list, delete what mirror created, record it."""
         size = self.dest.capabilities.batch_size
-        records = exits.to_dict("records")
+        records = records_of(exits)
         # A sync whose declaration lost its list leaves that list alone.
         listed = [r for r in records if r["listed"] and self.spec.list and not r["delete"]]
         unlist = [Row(r["key"], {}, r["record_id"]) for r in listed]
@@ -379,22 +398,16 @@ class _Run:
         names = [f.name for f in audience.fields]
         frame = audience.frame
         valid = frame[frame["invalid_reason"].isna() & ~frame["key"].isin(p.held_keys)]
+        columns = [valid[column].tolist() for column in audience.value_columns]
         rows = [
-            Row(rec["key"], {name: rec[f"v{i}"] for i, name in enumerate(names)})
-            for rec in valid.to_dict("records")
+            Row(key, dict(zip(names, values, strict=True)))
+            for key, *values in zip(valid["key"].tolist(), *columns, strict=True)
         ]
         self._retrying(lambda _: self.dest.write_snapshot(self.spec, rows), rows)
         ops = dict(zip(p.writes["key"], p.writes["operation"], strict=True))
         delivered = [
-            Delivered(
-                row.key,
-                fp,
-                dict(row.values),
-                None,
-                False,
-                ops.get(row.key, "unchanged"),
-            )
-            for row, fp in zip(rows, valid["fingerprint"], strict=True)
+            Delivered(row.key, fp, dict(row.values), None, False, ops.get(row.key, "unchanged"))
+            for row, fp in zip(rows, valid["fingerprint"].tolist(), strict=True)
         ]
         self.state.commit_delivered(self.run_id, self.spec.name, delivered)
         self.state.commit_held_out(self.run_id, self.spec.name, p.holdouts)
@@ -402,6 +415,15 @@ class _Run:
         self.state.commit_exited(
             self.run_id, self.spec.name, p.exits["key"].tolist(), deleted=False, operation="exit"
         )
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame``'s rows as dicts, as ``frame.to_dict("records")`` gives them, column by column:
+    pandas boxes every cell of Arrow-backed text on its own there (2.3 s for 93,000 rows of 17
+    columns, 0.1 s this way)."""
+    columns = list(frame.columns)
+    values = [frame[c].tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def run_sync(
@@ -552,7 +574,7 @@ def _execute(
                             )
                         ],
                     )
-                flight.drain()  # leavers go only once every write and list addition answered
+                run.list_rest(flight)  # leavers go once every write and list addition answered
                 state.commit_entered(run_id, spec.name, the_plan.enters)
                 state.commit_held_out(run_id, spec.name, the_plan.holdouts)
                 run.exit(flight, the_plan.exits)

@@ -29,17 +29,16 @@ FORMATS = ("csv", "parquet")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def inert_csv_text(value: str) -> str:
-    """``value`` as a CSV text cell no spreadsheet runs: NUL bytes dropped, then a ``'`` before
-    a leading formula character.
+def inert_csv_text(values: pd.Series) -> pd.Series:
+    r"""``values`` (text) as CSV text cells no spreadsheet runs: NUL bytes dropped, then a ``'``
+    before a leading formula character.
 
-    >>> print(inert_csv_text('=HYPERLINK("http://evil.example/","Refund")'))
-    '=HYPERLINK("http://evil.example/","Refund")
-    >>> inert_csv_text("Ada"), inert_csv_text("a-b")
-    ('Ada', 'a-b')
+    >>> inert_csv_text(pd.Series(['=HYPERLINK("http://evil.example/","Refund")', "Ada", "a-b",
+    ...     "-1", "", "\x00=1"], dtype="string")).tolist()
+    ['\'=HYPERLINK("http://evil.example/","Refund")', 'Ada', 'a-b', "'-1", '', "'=1"]
     """
-    value = value.replace("\x00", "")
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    values = values.str.replace("\x00", "", regex=False)
+    return values.mask(values.str.startswith(FORMULA_STARTS, na=False), "'" + values)
 
 
 class FileDestination(Destination):
@@ -68,17 +67,12 @@ class FileDestination(Destination):
         target = self.path(spec)
         csv = target.suffix == ".csv"
         frame = pd.DataFrame(
-            {
-                f.name: [
-                    inert_csv_text(row.values[f.name])
-                    if csv and f.kind == "string"
-                    else row.values[f.name]
-                    for row in rows
-                ]
-                for f in self._fields
-            },
-            dtype="string",
+            {f.name: [row.values[f.name] for row in rows] for f in self._fields}, dtype="string"
         )
+        if csv:
+            for f in self._fields:
+                if f.kind == "string":
+                    frame[f.name] = inert_csv_text(frame[f.name])
         # Back to the warehouse types ("" was NULL); text in a CSV stays the inert text above.
         casts = ", ".join(
             f"cast(nullif(\"{f.name}\", '') as "

@@ -102,6 +102,32 @@ def test_only_changed_rows_are_sent_and_leavers_are_unlisted(warehouse, state):
     assert exited["key"].tolist() == ["p0@example.com"]
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_newcomers_spread_over_write_batches_go_to_the_list_in_full_batches(state, concurrency):
+    """A day where most members changed and a few are new: the newcomers sit a few per write
+    batch, and each list call takes a full batch of them (the rest once the writes answered),
+    not one call per write batch."""
+    con = duckdb.connect()
+    con.execute("create schema audiences")
+    members = [(f"p{i}@example.com", "low", float(i)) for i in range(1000)]
+    set_audience(con, members)
+    dest = MemoryDestination(batch_size=100, concurrent=concurrency > 1)
+    sync(con, state, dest, concurrency=concurrency)
+    # every member changes, and 150 newcomers sort among them (writes go out by key)
+    changed = [(email, "high", ltv + 0.5) for email, _, ltv in members]
+    newcomers = [(f"p{i}-new@example.com", "high", 1.0) for i in range(0, 900, 6)]
+    set_audience(con, changed + newcomers)
+    dest.calls.clear()
+    result = sync(con, state, dest, concurrency=concurrency)
+    assert (result.counts["changed"], result.counts["added"]) == (1000, 150)
+    writes = [n for op, n in dest.calls if op == "write"]
+    lists = [n for op, n in dest.calls if op == "list_add"]
+    assert sum(writes) == 1150 and len(writes) == 12
+    assert sorted(lists, reverse=True) == [100, 50]  # not one call per write batch (11 here)
+    assert len(dest.members) == 1150 and all(email in dest.members for email, *_ in newcomers)
+    assert state.events(SPEC.name).query("event == 'entered'").shape[0] == 1150
+
+
 def test_invalid_rows_are_held_back_with_reasons(warehouse, state):
     set_audience(
         warehouse,
