@@ -1,8 +1,9 @@
 """The dbt project, alone in its module so its manifest can be prepared before definitions import.
 
-``@dbt_assets`` reads ``target/manifest.json`` when the definitions are imported. `dagster dev`
-prepares it itself (``prepare_if_dev``); everywhere else (``recur``, tests, CI) it is prepared here
-when missing or older than any file of the dbt project (a ``dbt parse``, 5-12 s), and again,
+``@dbt_assets`` reads ``target/manifest.json`` when the definitions are imported. It is prepared
+here, under `dagster dev` as everywhere else (``recur``, tests, CI), when missing or older than any
+file of the dbt project (a ``dbt parse``, 5-12 s; dagster-dbt's ``prepare_if_dev`` parsed at every
+load of the code location under `dagster dev`, with ``dbt --version`` first), and again,
 before a dbt command runs, when it was parsed with other settings (``prepare(for_dbt=True)``,
 called by the dbt asset: commands that run no dbt, such as `recur sync`, never pay for it).
 
@@ -20,10 +21,14 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Sequence
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import yaml
-from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from packaging import version
 
 from orchestration import environment
 
@@ -96,19 +101,6 @@ dbt_project = DbtProject(
 )
 
 
-class InPlacePreparer(DagsterDbtProjectPreparer):
-    """dagster-dbt's preparer, without overwriting the seeds' checksums in the prepared parse.
-
-    dagster-dbt sets them to zeros so that a project prepared on one machine and run from
-    another path re-parses its seeds (their nodes hold the project's absolute path); every dbt
-    command then parsed the 3 seed files again and wrote its manifest before its first node
-    (about 0.5 s each here). Recur prepares where it runs, and prepares again when the project's
-    path changes (it is in :func:`parse_settings`)."""
-
-    def _invalidate_seeds_in_partial_parse(self, project: DbtProject) -> None:
-        return None
-
-
 # The settings of the last `prepare()`, beside the manifest it wrote.
 SETTINGS_STAMP = Path(dbt_project.manifest_path).with_name("recur_parse_settings.json")
 
@@ -161,6 +153,55 @@ def dbt_executable() -> str:
     return str(wrapper if wrapper.exists() else Path(sys.executable).parent / "dbt")
 
 
+class RecurDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two things it does in Dagster's own process before dbt
+    commands; tests/integration/test_dagster_dbt.py pins both hooks.
+
+    - The dbt adapter it opens before every command (1.8-3.5 s here: dbt's project, profile and
+      DuckDB plugin), used only for ``fetch_column_metadata()``, which Recur does not call: row
+      counts and previews are read by `with_table_metadata` after dbt ends. dagster-dbt treats a
+      missing adapter as allowed (``adapter=None``).
+    - ``dbt --version`` run as a process of its own to learn which dbt runs (2.3 s, a Python
+      importing dbt, once per run): the dbt that runs is dbt-core installed beside Recur
+      (`recur-dbt` starts the dbt next to this interpreter), so its version is read from the
+      installed package.
+
+    And it keeps the target folders of the latest dbt commands only (:func:`prune`)."""
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:  # type: ignore[override]
+        return version.parse(installed_version("dbt-core"))
+
+    def _get_unique_target_path(self, *, context: object) -> Path:  # type: ignore[override]
+        path = super()._get_unique_target_path(context=context)
+        prune(Path(self.project_dir).joinpath(path.parent), keep=KEPT_COMMAND_FOLDERS - 1)
+        return path
+
+
+class InPlacePreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer, parsing through :class:`RecurDbtCliResource` (no ``dbt --version``
+    process before the parse: 2.3 s) and without overwriting the seeds' checksums in the prepared
+    parse.
+
+    dagster-dbt sets them to zeros so that a project prepared on one machine and run from
+    another path re-parses its seeds (their nodes hold the project's absolute path); every dbt
+    command then parsed the 3 seed files again and wrote its manifest before its first node
+    (about 0.5 s each here). Recur prepares where it runs, and prepares again when the project's
+    path changes (it is in :func:`parse_settings`)."""
+
+    def _invalidate_seeds_in_partial_parse(self, project: DbtProject) -> None:
+        return None
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        # dagster-dbt parses with a plain DbtCliResource, which runs `dbt --version` first
+        RecurDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            self._prepare_project_cli_args, target_path=project.target_path
+        ).wait()
+
+
 def prepare(*, for_dbt: bool = False) -> None:
     """Write the manifest if it is missing or out of date; ``for_dbt``: also when it was parsed
     with other settings than the dbt commands about to run will use."""
@@ -170,5 +211,4 @@ def prepare(*, for_dbt: bool = False) -> None:
         SETTINGS_STAMP.write_text(settings)
 
 
-dbt_project.prepare_if_dev()
 prepare()
