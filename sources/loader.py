@@ -16,8 +16,7 @@ import hashlib
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -324,17 +323,6 @@ def _clear(folder: Path, keep: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-@contextmanager
-def any_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB's ``preserve_insertion_order`` off for the statements inside, then as it was."""
-    before = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("set preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute(f"set preserve_insertion_order = {'true' if before else 'false'}")
-
-
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -348,100 +336,95 @@ def _load_batch(
     read = lines.read(con, [f for d in batch for f in d.to_read], scratch)
     counts = {name: FileCounts(name, lines_read=n) for name, n in read.items()}
     counts |= {name: FileCounts(name) for d in batch for name in d.empty}
-    # From here every row carries its place (file, line_number): DuckDB may parse, rank and write
-    # them in any order (1 s of the 7.4 s of loading 30 days of 35,000 events, where keeping
-    # the order held the writes back). Reading the lines keeps it: their rowid numbers them.
-    with any_order(con):
-        con.execute(*module.parse_sql(settings))
-        # the parsed rows hold what is kept of the text: free it before writing
-        lines.drop_text(con)
-        # Duplicates are few: find the keys held by more than one valid row on a narrow
-        # projection, then rank only the rows holding them and keep the rest by anti-join, so the
-        # wide rows are never sorted or windowed (this halves the load time of a 1M-event day).
-        shared = " or ".join(
-            f"""({", ".join(["partition", *key])}) in (
-                select ({", ".join(["partition", *key])}) from _parsed
-                where reason is null and {" and ".join(f"{c} is not null" for c in key)}
-                group by all having count(*) > 1)"""
-            for key in module.DEDUP_KEYS
+    con.execute(*module.parse_sql(settings))
+    lines.drop_text(con)  # the parsed rows hold what is kept of the text: free it before writing
+    # Duplicates are few: find the keys held by more than one valid row on a narrow projection,
+    # then rank only the rows holding them and keep the rest by anti-join, so the wide rows are
+    # never sorted or windowed (this halves the load time of a 1M-event day).
+    shared = " or ".join(
+        f"""({", ".join(["partition", *key])}) in (
+            select ({", ".join(["partition", *key])}) from _parsed
+            where reason is null and {" and ".join(f"{c} is not null" for c in key)}
+            group by all having count(*) > 1)"""
+        for key in module.DEDUP_KEYS
+    )
+    con.execute(
+        f"""
+        create or replace temp table _duplicates as
+        select file, line_number from (
+            select file, line_number, {module.duplicate_sql()} as is_duplicate
+            from _parsed where reason is null and ({shared}))
+        where is_duplicate
+        """
+    )
+    outcomes = """
+        select file, 'quarantined' as outcome, count(*) as n from _parsed
+        where reason is not null group by file
+        union all select file, 'quarantined', count(*) from _line_rejects group by file
+        union all select file, 'duplicates', count(*) from _duplicates group by file
+        union all select file, 'loaded', count(*) from _parsed
+        where reason is null group by file
+    """
+    for name, outcome, n in con.execute(outcomes).fetchall():
+        setattr(counts[name], outcome, getattr(counts[name], outcome) + n)
+    for c in counts.values():
+        c.loaded -= c.duplicates
+        if c.lines_read != c.loaded + c.duplicates + c.quarantined:
+            raise SourceError(f"ledger does not balance for {c.file}: {c}")  # a bug, never data
+
+    days = [d.day for d in batch]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {module.TABLE} where partition in (select unnest(?))", [days])
+        con.execute(
+            "delete from raw.quarantine where source = ? and partition in (select unnest(?))",
+            [source, days],
         )
         con.execute(
-            f"""
-            create or replace temp table _duplicates as
-            select file, line_number from (
-                select file, line_number, {module.duplicate_sql()} as is_duplicate
-                from _parsed where reason is null and ({shared}))
-            where is_duplicate
-            """
+            "delete from raw.load_ledger where source = ? and partition in (select unnest(?))",
+            [source, days],
         )
-        outcomes = """
-            select file, 'quarantined' as outcome, count(*) as n from _parsed
-            where reason is not null group by file
-            union all select file, 'quarantined', count(*) from _line_rejects group by file
-            union all select file, 'duplicates', count(*) from _duplicates group by file
-            union all select file, 'loaded', count(*) from _parsed
-            where reason is null group by file
-        """
-        for name, outcome, n in con.execute(outcomes).fetchall():
-            setattr(counts[name], outcome, getattr(counts[name], outcome) + n)
-        for c in counts.values():
-            c.loaded -= c.duplicates
-            if c.lines_read != c.loaded + c.duplicates + c.quarantined:
-                raise SourceError(f"ledger does not balance for {c.file}: {c}")  # a bug, never data
-
-        days = [d.day for d in batch]
-        con.execute("begin transaction")
-        try:
-            con.execute(f"delete from {module.TABLE} where partition in (select unnest(?))", [days])
-            con.execute(
-                "delete from raw.quarantine where source = ? and partition in (select unnest(?))",
-                [source, days],
-            )
-            con.execute(
-                "delete from raw.load_ledger where source = ? and partition in (select unnest(?))",
-                [source, days],
-            )
-            con.execute(
-                f"""insert into {module.TABLE} ({module.COLUMNS}, partition, source_file, line_number,
-                                                loaded_at)
-                    select {module.COLUMNS}, partition, file, line_number, now()::timestamp
-                    from _parsed p where reason is null and not exists (
-                        select 1 from _duplicates d
-                        where d.file = p.file and d.line_number = p.line_number)"""
-            )
-            con.execute(
-                """insert into raw.quarantine
-                   select ?, file, line_number, line, reason, partition, now()::timestamp from (
-                       select file, partition, line_number, line, reason from _parsed
-                       where reason is not null
-                       union all select file, partition, line_number, line, reason from _line_rejects)
-                   order by file, line_number""",
-                [source],
-            )
-            ledger = sorted(counts.values(), key=lambda c: c.file)
-            con.execute(
-                """insert into raw.load_ledger
-                   select ?, unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),
-                          now()::timestamp, unnest(?), unnest(?)""",
-                [
-                    source,
-                    [c.file for c in ledger],
-                    [export_of[c.file][0].day for c in ledger],
-                    [c.lines_read for c in ledger],
-                    [c.loaded for c in ledger],
-                    [c.duplicates for c in ledger],
-                    [c.quarantined for c in ledger],
-                    [export_of[c.file][0].name for c in ledger],
-                    [export_of[c.file][1] for c in ledger],
-                ],
-            )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        finally:
-            con.execute("drop table if exists _parsed; drop table if exists _duplicates")
-            lines.drop(con)
+        con.execute(
+            f"""insert into {module.TABLE} ({module.COLUMNS}, partition, source_file, line_number,
+                                            loaded_at)
+                select {module.COLUMNS}, partition, file, line_number, now()::timestamp
+                from _parsed p where reason is null and not exists (
+                    select 1 from _duplicates d
+                    where d.file = p.file and d.line_number = p.line_number)"""
+        )
+        con.execute(
+            """insert into raw.quarantine
+               select ?, file, line_number, line, reason, partition, now()::timestamp from (
+                   select file, partition, line_number, line, reason from _parsed
+                   where reason is not null
+                   union all select file, partition, line_number, line, reason from _line_rejects)
+               order by file, line_number""",
+            [source],
+        )
+        ledger = sorted(counts.values(), key=lambda c: c.file)
+        con.execute(
+            """insert into raw.load_ledger
+               select ?, unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?),
+                      now()::timestamp, unnest(?), unnest(?)""",
+            [
+                source,
+                [c.file for c in ledger],
+                [export_of[c.file][0].day for c in ledger],
+                [c.lines_read for c in ledger],
+                [c.loaded for c in ledger],
+                [c.duplicates for c in ledger],
+                [c.quarantined for c in ledger],
+                [export_of[c.file][0].name for c in ledger],
+                [export_of[c.file][1] for c in ledger],
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _parsed; drop table if exists _duplicates")
+        lines.drop(con)
     seconds = time.perf_counter() - started
     per_day: dict[date, list[FileCounts]] = {day: [] for day in days}
     for c in sorted(counts.values(), key=lambda c: c.file):
