@@ -13,6 +13,10 @@ made by `python -m bench --only dbt`, reused here, never generated), for each hi
    evaluates its assets' checks (dbt tests, quality suites) and the blocking checks upstream;
 2. **incremental**: export day H+1 added to the folder, and the same stages again: the daily run.
 
+With ``--whole`` each phase is one `recur run` of everything instead, as a daily job runs it: one
+process start, and the blocking checks upstream evaluated once (results: bench/out/daily-whole.json
+and the "daily whole results" block of docs/benchmarks.md; work in bench/out/daily-whole/).
+
 The export folder of a history is made of hard links to the files of the export set (Recur refuses
 symbolic links that lead out of its export folder), so nothing is copied. Stages are timed by
 ``bench.dbt_build.measured`` (wall, CPU seconds of the stage's processes: user + system of its
@@ -57,6 +61,11 @@ EXPORTS = OUT / "exports-208000u-91d"
 WORKDIR = OUT / "daily"
 RESULT = OUT / "daily.json"
 START, END = "<!-- daily results: start -->", "<!-- daily results: end -->"
+#: ``--whole``: the pipeline as one stage, `recur run` with no selection
+WHOLE = [("pipeline", None)]
+WHOLE_WORKDIR = OUT / "daily-whole"
+WHOLE_RESULT = OUT / "daily-whole.json"
+WHOLE_START, WHOLE_END = "<!-- daily whole results: start -->", "<!-- daily whole results: end -->"
 HEADING = "## The daily run of the whole pipeline (issue 14, item 4)"
 HISTORIES = (45, 90)
 SHARE_TARGET, GROWTH_TARGET = 0.25, 1.30
@@ -222,11 +231,12 @@ def run_history(
     result: dict,
     save,
     keep: bool,
+    whole: bool = False,
 ) -> None:
     from sandbox.servers.hubspot import SANDBOX_HUBSPOT_TOKEN, HubSpotServer
     from sources import layout
 
-    workdir = WORKDIR / f"h{history}"
+    workdir = (WHOLE_WORKDIR if whole else WORKDIR) / f"h{history}"
     view = workdir / "exports"
     # every history on the same commit: the one of the first (others commit meanwhile)
     src, env, warehouse = workspace(workdir, view, memory_limit, result["commit"])
@@ -252,9 +262,19 @@ def run_history(
             logs.mkdir()
             holder: dict = {"stages": entry[phase]}
             entry[f"{phase}_uptime"] = {"start": uptime()}
-            for name, selection in PIPELINE:
-                command = [recur, "run", "--select", selection]
-                ok = stage(holder, name, selection, command, logs, env, src, warehouse, seen)
+            for name, selection in WHOLE if whole else PIPELINE:
+                command = [recur, "run", *(["--select", selection] if selection else [])]
+                ok = stage(
+                    holder,
+                    name,
+                    selection or "everything",
+                    command,
+                    logs,
+                    env,
+                    src,
+                    warehouse,
+                    seen,
+                )
                 entry[phase][-1]["uptime_after"] = uptime()
                 entry[phase][-1]["runs_seconds"] = runs_seconds((logs / f"{name}.log").read_text())
                 save()
@@ -283,9 +303,10 @@ def run(
     keep: bool,
     revision: str = "HEAD",
     merge: dict | None = None,
+    whole: bool = False,
 ) -> dict:
     """Every history in turn; with ``merge`` (an earlier result), its histories are kept and
-    these added, on its commit."""
+    these added, on its commit; ``whole``: each phase as one `recur run`."""
     summary = json.loads((exports / "truth" / "summary.json").read_text())["generation"]
     result: dict = {
         "commit": resolve_commit(revision),
@@ -297,8 +318,9 @@ def run(
         "export_days": summary["days"],
         "events": summary["events"],
         "memory_limit": memory_limit,
-        "command": command_of(histories, memory_limit, revision, merge is not None),
+        "command": command_of(histories, memory_limit, revision, merge is not None, whole),
         "uptime_start": uptime(),
+        "whole": whole,
         "runs": {},
     }
     if merge:
@@ -307,21 +329,25 @@ def run(
 
     def save() -> None:
         result["ratios"] = ratios(result["runs"])
-        RESULT.write_text(json.dumps(result, indent=2))
+        (WHOLE_RESULT if whole else RESULT).write_text(json.dumps(result, indent=2))
 
-    WORKDIR.mkdir(parents=True, exist_ok=True)
+    (WHOLE_WORKDIR if whole else WORKDIR).mkdir(parents=True, exist_ok=True)
     for history in histories:
         print(f"{time.strftime('%H:%M:%S')} history of {history} days (load {uptime()})")
-        run_history(history, exports, memory_limit, result, save, keep)
+        run_history(history, exports, memory_limit, result, save, keep, whole)
         result["uptime_end"] = uptime()
     save()
     return result
 
 
 def command_of(
-    histories: list[int], memory_limit: str | None, revision: str = "HEAD", merge: bool = False
+    histories: list[int],
+    memory_limit: str | None,
+    revision: str = "HEAD",
+    merge: bool = False,
+    whole: bool = False,
 ) -> str:
-    parts = ["python -m bench.daily"]
+    parts = ["python -m bench.daily"] + (["--whole"] if whole else [])
     if tuple(histories) != HISTORIES:
         parts.append("--histories " + ",".join(map(str, histories)))
     if memory_limit:
@@ -331,6 +357,12 @@ def command_of(
     if merge:
         parts.append("--merge")
     return " ".join(parts) if len(parts) > 1 else "make bench-daily"
+
+
+def stage_names(result: dict) -> list[str]:
+    """The stages of ``result``'s runs, in the order they ran."""
+    names = [s["stage"] for run_ in result["runs"].values() for s in run_["full"]]
+    return list(dict.fromkeys(names))
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -362,7 +394,7 @@ def stage_table(result: dict) -> str:
     head += " load (1 min) at start: " + ", ".join(f"H={h} full, day" for h in histories) + " |"
     rule += "---|"
     lines = [head, rule]
-    for name in [*(name for name, _ in PIPELINE), "total"]:
+    for name in [*stage_names(result), "total"]:
         row, days, loads = f"| {'**total**' if name == 'total' else name} |", [], []
         for h in histories:
             run_ = result["runs"][h]
@@ -420,7 +452,7 @@ def split_table(result: dict) -> str:
         "| in the runs, outside dbt (checks, loader, syncs, Dagster) | dbt models | dbt tests |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, _ in PIPELINE:
+    for name in stage_names(result):
         for h in sorted(result["runs"], key=int):
             s = next((s for s in result["runs"][h]["incremental"] if s["stage"] == name), None)
             if s is None or "failed" in s:
@@ -463,8 +495,9 @@ def report(result: dict) -> str:
             " after the day"
         )
     events = sum(result["events"].values())
+    start, end = (WHOLE_START, WHOLE_END) if result.get("whole") else (START, END)
     lines = [
-        START,
+        start,
         f"Measured {result['date']} on {result['machine']}, Python {result['python']}, "
         f"`{result['command']}` (commit {result.get('commit', '?')[:10]}), on "
         f"`{result['exports']}` ({events:,} exported events of {result['users']:,} people over "
@@ -480,7 +513,7 @@ def report(result: dict) -> str:
         split_table(result),
         "",
         node_table(result),
-        END,
+        end,
     ]
     return "\n".join(lines)
 
@@ -498,27 +531,40 @@ def main() -> int:
         action="store_true",
         help="add these histories to bench/out/daily.json, on its commit (a run stopped part-way)",
     )
+    parser.add_argument(
+        "--whole", action="store_true", help="each phase as one `recur run` of everything"
+    )
     args = parser.parse_args()
+    result_path, workdir = (WHOLE_RESULT, WHOLE_WORKDIR) if args.whole else (RESULT, WORKDIR)
     if args.report_only:
-        result = json.loads(RESULT.read_text())
+        result = json.loads(result_path.read_text())
     else:
         histories = [int(h) for h in args.histories.split(",")]
-        merge = json.loads(RESULT.read_text()) if args.merge else None
+        merge = json.loads(result_path.read_text()) if args.merge else None
         revision = merge["commit"] if merge else args.commit
         result = run(
-            histories, args.exports.resolve(), args.memory_limit, args.keep, revision, merge
+            histories,
+            args.exports.resolve(),
+            args.memory_limit,
+            args.keep,
+            revision,
+            merge,
+            args.whole,
         )
     for history, run_ in result["runs"].items():  # from the stages' logs, when kept
         for phase in ("full", "incremental"):
             for s in run_[phase]:
-                log = WORKDIR / f"h{history}" / phase / f"{s['stage']}.log"
+                log = workdir / f"h{history}" / phase / f"{s['stage']}.log"
                 if "runs_seconds" not in s and "failed" not in s and log.exists():
                     s["runs_seconds"] = runs_seconds(log.read_text())
     text = report(result)
     print("\n" + text)
     from bench.__main__ import write_section
 
-    write_section(START, END, text, HEADING)
+    if result.get("whole"):
+        write_section(WHOLE_START, WHOLE_END, text, HEADING)
+    else:
+        write_section(START, END, text, HEADING)
     share = result["ratios"]["share"]
     return 0 if share and len(share) == len(result["runs"]) else 1
 

@@ -9,6 +9,8 @@ import pytest
 from bench.daily import (
     END,
     START,
+    WHOLE_END,
+    WHOLE_START,
     command_of,
     node_growth,
     ratios,
@@ -16,6 +18,7 @@ from bench.daily import (
     runs_seconds,
     split_days,
     split_time,
+    stage_names,
     totals,
 )
 
@@ -161,3 +164,32 @@ def test_the_command_is_recorded_as_typed():
     assert command_of([90], None, "abc123", merge=True) == (
         "python -m bench.daily --histories 90 --commit abc123 --merge"
     )
+    assert command_of([45, 90], None, whole=True) == "python -m bench.daily --whole"
+
+
+def test_the_whole_pipeline_as_one_stage_has_its_own_block_and_rows():
+    """``--whole``: each phase one `recur run`; the tables list the stages the runs had."""
+    run_ = _run(100.0, 20.0, 2.0)
+    for phase in ("full", "incremental"):
+        run_[phase] = [{**run_[phase][1], "stage": "pipeline", "selection": "everything"}]
+    result = {
+        "date": "2026-12-07 23:40 UTC",
+        "machine": "x86_64, 2 cores, 24 GB",
+        "python": "3.11.7",
+        "exports": "bench/out/exports-208000u-91d",
+        "users": 208000,
+        "export_days": 91,
+        "events": {"mixpanel": 5, "amplitude": 4},
+        "memory_limit": None,
+        "command": "python -m bench.daily --whole",
+        "uptime_start": "1.00, 1.00, 1.00",
+        "commit": "abcdef123456",
+        "whole": True,
+        "runs": {"45": run_},
+    }
+    result["ratios"] = ratios(result["runs"])
+    assert stage_names(result) == ["pipeline"]
+    text = report(result)
+    assert text.startswith(WHOLE_START) and text.endswith(WHOLE_END)
+    assert "| pipeline | 300.0 / 100.0 / 4,000 | 60.0 / 20.0 / 2,000 | 20% |" in text
+    assert "| ingest |" not in text and "| core |" not in text
