@@ -105,7 +105,7 @@ def test_node_growth_compares_the_incremental_days_and_drops_tiny_nodes():
     ]
 
 
-def test_report_shows_both_ratios_against_their_targets():
+def _result(runs: dict, **more) -> dict:
     result = {
         "date": "2026-12-07 08:00 UTC",
         "machine": "x86_64, 2 cores, 24 GB",
@@ -119,9 +119,15 @@ def test_report_shows_both_ratios_against_their_targets():
         "uptime_start": "1.00, 1.00, 1.00",
         "uptime_end": "2.00, 2.00, 2.00",
         "commit": "abcdef123456",
-        "runs": {"45": _run(100.0, 20.0, 2.0), "90": _run(200.0, 60.0, 4.0)},
+        "runs": runs,
+        **more,
     }
-    result["ratios"] = ratios(result["runs"])
+    result["ratios"] = ratios(runs)
+    return result
+
+
+def test_report_shows_both_ratios_against_their_targets():
+    result = _result({"45": _run(100.0, 20.0, 2.0), "90": _run(200.0, 60.0, 4.0)})
     text = report(result)
     assert text.startswith(START) and text.endswith(END)
     assert "H=45: incremental day / full build **20%**" in text
@@ -172,22 +178,7 @@ def test_the_whole_pipeline_as_one_stage_has_its_own_block_and_rows():
     run_ = _run(100.0, 20.0, 2.0)
     for phase in ("full", "incremental"):
         run_[phase] = [{**run_[phase][1], "stage": "pipeline", "selection": "everything"}]
-    result = {
-        "date": "2026-12-07 23:40 UTC",
-        "machine": "x86_64, 2 cores, 24 GB",
-        "python": "3.11.7",
-        "exports": "bench/out/exports-208000u-91d",
-        "users": 208000,
-        "export_days": 91,
-        "events": {"mixpanel": 5, "amplitude": 4},
-        "memory_limit": None,
-        "command": "python -m bench.daily --whole",
-        "uptime_start": "1.00, 1.00, 1.00",
-        "commit": "abcdef123456",
-        "whole": True,
-        "runs": {"45": run_},
-    }
-    result["ratios"] = ratios(result["runs"])
+    result = _result({"45": run_}, command="python -m bench.daily --whole", whole=True)
     assert stage_names(result) == ["pipeline"]
     text = report(result)
     assert text.startswith(WHOLE_START) and text.endswith(WHOLE_END)
