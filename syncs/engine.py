@@ -420,7 +420,7 @@ class _Run:
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``frame``'s rows as dicts, as ``frame.to_dict("records")`` gives them, column by column:
     pandas boxes every cell of Arrow-backed text on its own there (2.3 s for 93,000 rows of 17
-    columns, 0.1 s this way)."""
+    columns, 0.3 s this way)."""
     columns = list(frame.columns)
     values = [frame[c].tolist() for c in columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
