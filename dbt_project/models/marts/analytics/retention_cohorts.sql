@@ -38,19 +38,48 @@ cohort_sizes as (
     select cohort_date, count(*) as cohort_users from cohorts group by cohort_date
 ),
 
+ends as (
+    -- people per cohort and last eligible period
+    select cohort_date, last_period, count(*) as people from eligible group by 1, 2
+),
+
+reaches as (
+    -- people per cohort and the last period they count in as retained "on or after": the
+    -- lesser of their last eligible period and their last return
+    select eligible.cohort_date,
+           least(eligible.last_period, last_returns.last_period) as reach,
+           count(*) as people
+    from eligible
+    inner join last_returns on last_returns.user_id = eligible.user_id
+    group by 1, 2
+),
+
+returned as (
+    select eligible.cohort_date, returns.period, count(*) as retained_on
+    from returns
+    inner join eligible on eligible.user_id = returns.user_id
+    where returns.period <= eligible.last_period
+    group by 1, 2
+),
+
+eligible_counts as ({{ sum_through('ends', 'per_end.people') }}),
+
+on_or_after as ({{ sum_through('reaches', 'per_end.people', through='reach') }}),
+
 counted as (
     select
-        cells.cohort_date,
-        cells.period,
-        count(*) as eligible_users,
-        count(returns.user_id) as retained_on,
-        count(case when last_returns.last_period >= cells.period then 1 end)
-            as retained_on_or_after
-    from cells
-    left join returns
-        on returns.user_id = cells.user_id and returns.period = cells.period
-    left join last_returns on last_returns.user_id = cells.user_id
-    group by cells.cohort_date, cells.period
+        grid.cohort_date,
+        grid.period,
+        cast(eligible_counts.total as {{ dbt.type_bigint() }}) as eligible_users,
+        cast(coalesce(returned.retained_on, 0) as {{ dbt.type_bigint() }}) as retained_on,
+        cast(coalesce(on_or_after.total, 0) as {{ dbt.type_bigint() }}) as retained_on_or_after
+    from grid
+    inner join eligible_counts
+        on eligible_counts.cohort_date = grid.cohort_date and eligible_counts.period = grid.period
+    left join returned
+        on returned.cohort_date = grid.cohort_date and returned.period = grid.period
+    left join on_or_after
+        on on_or_after.cohort_date = grid.cohort_date and on_or_after.period = grid.period
 ),
 
 final as (

@@ -36,24 +36,109 @@ revenue_by_period as (
     group by 1, 2
 ),
 
-per_person as (
-    -- each eligible person's revenue in the period, up to it (a person's cells are periods
-    -- 0..K without gaps), and in period 0
+in_reach as (
+    -- each eligible person's revenue per period, up to their last eligible period
+    select eligible.cohort_date, eligible.user_id, eligible.last_period,
+           revenue_by_period.period, revenue_by_period.revenue
+    from eligible
+    inner join revenue_by_period on revenue_by_period.user_id = eligible.user_id
+    where revenue_by_period.period <= eligible.last_period
+),
+
+people as (
+    -- each eligible person's period-0 revenue (0 without one)
+    select eligible.user_id, eligible.cohort_date, eligible.last_period,
+           coalesce(first_period.revenue, 0) as period_0_revenue
+    from eligible
+    left join in_reach as first_period
+        on first_period.user_id = eligible.user_id and first_period.period = 0
+),
+
+ends as (
+    -- per cohort and last eligible period: people, period-0 payers, their period-0 revenue
     select
-        cells.cohort_date,
-        cells.period,
-        cells.user_id,
-        coalesce(in_period.revenue, 0) as revenue,
-        sum(coalesce(in_period.revenue, 0)) over (
-            partition by cells.user_id order by cells.period nulls first
+        cohort_date,
+        last_period,
+        count(*) as people,
+        count(case when period_0_revenue > 0 then 1 end) as period_0_payers,
+        sum(period_0_revenue) as period_0_revenue,
+        sum(case when period_0_revenue > 0 then period_0_revenue end) as payers_period_0_revenue
+    from people
+    group by 1, 2
+),
+
+in_period as (
+    -- per cohort and period: the revenue of the people eligible in it, and of the period-0 payers
+    select
+        in_reach.cohort_date,
+        in_reach.period,
+        count(case when in_reach.revenue <> 0 then 1 end) as paying_users,
+        sum(in_reach.revenue) as revenue,
+        sum(case when people.period_0_revenue > 0 then in_reach.revenue end) as payers_revenue
+    from in_reach
+    inner join people on people.user_id = in_reach.user_id
+    group by 1, 2
+),
+
+revenue_changes as (
+    -- a person's revenue in period j counts in the cumulative revenue of periods j..last_period:
+    -- it starts at j and stops after last_period
+    select cohort_date, period, sum(revenue) as change
+    from (
+        select cohort_date, period, revenue from in_reach
+        union all
+        select cohort_date, last_period + 1, -revenue from in_reach
+    ) as changes
+    group by 1, 2
+),
+
+eligible_counts as ({{ sum_through('ends', 'per_end.people') }}),
+
+payer_counts as ({{ sum_through('ends', 'per_end.period_0_payers') }}),
+
+base_revenue as ({{ sum_through('ends', 'per_end.period_0_revenue') }}),
+
+payers_base_revenue as ({{ sum_through('ends', 'per_end.payers_period_0_revenue') }}),
+
+cumulative as (
+    select
+        grid.cohort_date,
+        grid.period,
+        sum(coalesce(revenue_changes.change, 0)) over (
+            partition by grid.cohort_date order by grid.period
             rows between unbounded preceding and current row
-        ) as cumulative_revenue,
-        sum(case when cells.period = 0 then coalesce(in_period.revenue, 0) else 0 end) over (
-            partition by cells.user_id
-        ) as period_0_revenue
-    from cells
-    left join revenue_by_period as in_period
-        on in_period.user_id = cells.user_id and in_period.period = cells.period
+        ) as cumulative_revenue
+    from grid
+    left join revenue_changes
+        on revenue_changes.cohort_date = grid.cohort_date and revenue_changes.period = grid.period
+),
+
+counted as (
+    select
+        grid.cohort_date,
+        grid.period,
+        cast(eligible_counts.total as {{ dbt.type_bigint() }}) as eligible_users,
+        cast(coalesce(in_period.paying_users, 0) as {{ dbt.type_bigint() }}) as paying_users,
+        coalesce(in_period.revenue, 0) as revenue,
+        cumulative.cumulative_revenue,
+        cast(payer_counts.total as {{ dbt.type_bigint() }}) as period_0_payers,
+        coalesce(in_period.payers_revenue, 0) as payers_revenue,
+        payers_base_revenue.total as payers_period_0_revenue,
+        base_revenue.total as period_0_revenue
+    from grid
+    inner join eligible_counts
+        on eligible_counts.cohort_date = grid.cohort_date and eligible_counts.period = grid.period
+    inner join payer_counts
+        on payer_counts.cohort_date = grid.cohort_date and payer_counts.period = grid.period
+    inner join base_revenue
+        on base_revenue.cohort_date = grid.cohort_date and base_revenue.period = grid.period
+    inner join payers_base_revenue
+        on payers_base_revenue.cohort_date = grid.cohort_date
+        and payers_base_revenue.period = grid.period
+    inner join cumulative
+        on cumulative.cohort_date = grid.cohort_date and cumulative.period = grid.period
+    left join in_period
+        on in_period.cohort_date = grid.cohort_date and in_period.period = grid.period
 ),
 
 final as (
@@ -61,20 +146,17 @@ final as (
         cohort_date,
         '{{ unit }}' as period_unit,
         period,
-        count(*) as eligible_users,
-        count(case when revenue <> 0 then 1 end) as paying_users,
-        sum(revenue) as revenue,
-        sum(revenue) / count(*) as revenue_per_user,
-        sum(cumulative_revenue) / count(*) as cumulative_revenue_per_user,
-        count(case when period_0_revenue > 0 then 1 end) as period_0_payers,
-        case when sum(case when period_0_revenue > 0 then period_0_revenue end) > 0
-             then sum(case when period_0_revenue > 0 then revenue end)
-                  / sum(case when period_0_revenue > 0 then period_0_revenue end)
-        end as net_revenue_retention,
-        case when sum(period_0_revenue) <> 0
-             then sum(revenue) / sum(period_0_revenue) end as revenue_per_period_0_revenue
-    from per_person
-    group by cohort_date, period
+        eligible_users,
+        paying_users,
+        revenue,
+        revenue / eligible_users as revenue_per_user,
+        cumulative_revenue / eligible_users as cumulative_revenue_per_user,
+        period_0_payers,
+        case when payers_period_0_revenue > 0
+             then payers_revenue / payers_period_0_revenue end as net_revenue_retention,
+        case when period_0_revenue <> 0
+             then revenue / period_0_revenue end as revenue_per_period_0_revenue
+    from counted
 )
 
 select * from final
