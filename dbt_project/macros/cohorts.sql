@@ -81,3 +81,9 @@ grid as (
         on per_end.cohort_date = grid.cohort_date and per_end.{{ through }} >= grid.period
     group by grid.cohort_date, grid.period
 {%- endmacro %}
+
+{#- A join of a relation holding one row per cell (cohort_date, period) to the grid. -#}
+{% macro join_cell(relation, kind='inner') -%}
+    {{ kind }} join {{ relation }}
+        on {{ relation }}.cohort_date = grid.cohort_date and {{ relation }}.period = grid.period
+{%- endmacro %}

@@ -74,12 +74,9 @@ counted as (
         cast(coalesce(returned.retained_on, 0) as {{ dbt.type_bigint() }}) as retained_on,
         cast(coalesce(on_or_after.total, 0) as {{ dbt.type_bigint() }}) as retained_on_or_after
     from grid
-    inner join eligible_counts
-        on eligible_counts.cohort_date = grid.cohort_date and eligible_counts.period = grid.period
-    left join returned
-        on returned.cohort_date = grid.cohort_date and returned.period = grid.period
-    left join on_or_after
-        on on_or_after.cohort_date = grid.cohort_date and on_or_after.period = grid.period
+    {{ join_cell('eligible_counts') }}
+    {{ join_cell('returned', kind='left') }}
+    {{ join_cell('on_or_after', kind='left') }}
 ),
 
 final as (

@@ -109,8 +109,7 @@ cumulative as (
             rows between unbounded preceding and current row
         ) as cumulative_revenue
     from grid
-    left join revenue_changes
-        on revenue_changes.cohort_date = grid.cohort_date and revenue_changes.period = grid.period
+    {{ join_cell('revenue_changes', kind='left') }}
 ),
 
 counted as (
@@ -126,19 +125,12 @@ counted as (
         payers_base_revenue.total as payers_period_0_revenue,
         base_revenue.total as period_0_revenue
     from grid
-    inner join eligible_counts
-        on eligible_counts.cohort_date = grid.cohort_date and eligible_counts.period = grid.period
-    inner join payer_counts
-        on payer_counts.cohort_date = grid.cohort_date and payer_counts.period = grid.period
-    inner join base_revenue
-        on base_revenue.cohort_date = grid.cohort_date and base_revenue.period = grid.period
-    inner join payers_base_revenue
-        on payers_base_revenue.cohort_date = grid.cohort_date
-        and payers_base_revenue.period = grid.period
-    inner join cumulative
-        on cumulative.cohort_date = grid.cohort_date and cumulative.period = grid.period
-    left join in_period
-        on in_period.cohort_date = grid.cohort_date and in_period.period = grid.period
+    {{ join_cell('eligible_counts') }}
+    {{ join_cell('payer_counts') }}
+    {{ join_cell('base_revenue') }}
+    {{ join_cell('payers_base_revenue') }}
+    {{ join_cell('cumulative') }}
+    {{ join_cell('in_period', kind='left') }}
 ),
 
 final as (
