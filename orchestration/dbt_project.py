@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from functools import cached_property
 from importlib.metadata import version as installed_version
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import yaml
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from dagster_dbt import asset_utils as dagster_dbt_selection
 from packaging import version
 
 from orchestration import environment
@@ -151,6 +153,40 @@ def dbt_executable() -> str:
     dbt when Recur was not installed as a package (a source checkout run in place)."""
     wrapper = Path(sys.executable).parent / "recur-dbt"
     return str(wrapper if wrapper.exists() else Path(sys.executable).parent / "dbt")
+
+
+#: dagster-dbt passes a run's dbt selection to dbt as one argument, and past 200 resources (for
+#: Windows' 32 kB command line) runs dbt instead from a copy of the whole project, target folder
+#: included, in a temporary folder it never deletes: Recur's whole pipeline selects 361, and 166
+#: such copies held 22 GB of /tmp here. Linux and macOS take one argument of 128 kB and more,
+#: about 2,000 of Recur's resource names; a larger selection still gets a copy, which
+#: :func:`keep_from_copy` folds back and deletes.
+SELECTION_IN_ARGUMENTS = 1000
+if sys.platform != "win32" and isinstance(dagster_dbt_selection._SELECTION_ARGS_THRESHOLD, int):
+    dagster_dbt_selection._SELECTION_ARGS_THRESHOLD = max(  # type: ignore[misc]
+        dagster_dbt_selection._SELECTION_ARGS_THRESHOLD, SELECTION_IN_ARGUMENTS
+    )
+
+
+def keep_from_copy(project_dir: Path, target_path: Path, target: Path) -> Path | None:
+    """After a dbt command that dagster-dbt ran from a temporary copy of the project
+    (``project_dir``, its command folder ``target_path``): move the command folder into
+    ``target`` beside the others (its log, compiled SQL and run_results.json), delete the copy,
+    and return where the folder went. Nothing for a command run in the project itself."""
+    copy = Path(project_dir).resolve()
+    selectors = copy / "selectors.yml"  # dagster-dbt's copy selects through a selector of its own
+    if (
+        copy == DBT_DIR.resolve()
+        or not copy.is_relative_to(Path(tempfile.gettempdir()).resolve())
+        or not selectors.is_file()
+        or "dagster_run_" not in selectors.read_text()
+    ):
+        return None
+    kept = None
+    if Path(target_path).is_dir():
+        kept = Path(shutil.move(str(target_path), str(Path(target) / Path(target_path).name)))
+    shutil.rmtree(copy, ignore_errors=True)
+    return kept
 
 
 class RecurDbtCliResource(DbtCliResource):

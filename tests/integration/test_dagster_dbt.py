@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import dagster as dg
 
 from sandbox.generate import generate
@@ -130,6 +133,40 @@ def test_only_the_latest_dbt_commands_keep_their_target_folders(tmp_path, monkey
     assert (target / "manifest.json").exists() and (target / "compiled").is_dir()
 
 
+def test_a_big_dbt_selection_runs_in_the_project_and_a_copy_is_folded_back(tmp_path):
+    """dagster-dbt runs a selection of more than 200 dbt resources from a copy of the project
+    in the temporary folder and leaves it there (target folder included); Recur's whole pipeline
+    selects 361. The limit is raised where one argument holds them, and a copy dagster-dbt still
+    makes (past the raised limit) has its command folder moved home and is deleted."""
+    import inspect
+    import tempfile
+    from pathlib import Path
+
+    from dagster_dbt import asset_utils
+
+    from orchestration.dbt_project import DBT_DIR, SELECTION_IN_ARGUMENTS, keep_from_copy
+
+    source = inspect.getsource(asset_utils.get_updated_cli_invocation_params_for_context)
+    assert "total_resources > _SELECTION_ARGS_THRESHOLD" in source
+    assert "shutil.copytree(project_dir" in source
+    assert asset_utils._SELECTION_ARGS_THRESHOLD == SELECTION_IN_ARGUMENTS
+
+    copy = Path(tempfile.mkdtemp())
+    command = copy / "target" / "recur_dbt_models_2-abcdef0-1234567"
+    command.mkdir(parents=True)
+    (command / "run_results.json").write_text("{}")
+    (copy / "dbt_project.yml").write_text("name: recur")
+    target = tmp_path / "target"
+    target.mkdir()
+    # a folder that is not dagster-dbt's copy (no selector of a run) is left alone
+    assert keep_from_copy(copy, command, target) is None and command.is_dir()
+    assert keep_from_copy(DBT_DIR, DBT_DIR / "target" / command.name, target) is None
+    (copy / "selectors.yml").write_text("selectors:\n- name: dagster_run_abc\n")
+    kept = keep_from_copy(copy, command, target)
+    assert kept == target / command.name and (kept / "run_results.json").read_text() == "{}"
+    assert not copy.exists() and DBT_DIR.is_dir()
+
+
 def test_dbt_commands_reuse_the_parse_prepared_for_their_warehouse(tmp_path, monkeypatch):
     """dbt parses the whole project again when its profile (which holds the warehouse path) or
     vars differ from the parse that wrote partial_parse.msgpack: the dbt asset's prepare parses
@@ -206,12 +243,24 @@ def test_recur_run_loads_and_builds_the_core_marts(tmp_path, monkeypatch):
     for name in ("MIXPANEL_SERVICE_ACCOUNT_SECRET", "MIXPANEL_API_SECRET", "AMPLITUDE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
 
+    from orchestration.dbt_project import DBT_DIR
     from orchestration.definitions import build_defs
     from orchestration.runner import run
 
+    started = time.time()
     instance = dg.DagsterInstance.ephemeral()
     report = run(build_defs(), dagster_instance=instance, echo=lambda _: None)
     assert report.failed == [] and len(report.runs) == 4  # ingest x 2, the rest, the report
+    # the run's biggest dbt command (every model and test: 361 resources) ran in the project,
+    # its results beside the others, not from a copy dagster-dbt leaves in the temporary folder
+    commands = [
+        json.loads(p.read_text())
+        for p in (DBT_DIR / "target").glob("*/run_results.json")
+        if p.stat().st_mtime >= started
+    ]
+    assert max(len(c["results"]) for c in commands) > 300
+    assert all(c["args"]["project_dir"] == str(DBT_DIR) for c in commands)
+    assert not any("selector" in c["args"] for c in commands)
     with connect(tmp_path / "warehouse.duckdb", read_only=True) as con:
         raw = con.execute(
             "select (select count(*) from raw.mixpanel_events) "

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration import environment
-from orchestration.dbt_project import dbt_project, dbt_vars_args, prepare
+from orchestration.dbt_project import dbt_project, dbt_vars_args, keep_from_copy, prepare
 from orchestration.defs.transform.ltv_status import ltv_status_metadata
 from orchestration.defs.transform.translator import RecurDbtTranslator
 from orchestration.metadata import preview
@@ -69,14 +69,19 @@ def recur_dbt_models(
             f"({sum(m.rows for m in mirrored):,} rows) in {environment.parquet_mirror_path()}"
         )
     outputs: list[dg.Output] = []
+    invocation = None
     try:
         args = ["build", "--exclude", "test_type:unit", *dbt_vars_args()]
-        for event in dbt.cli(args, context=context).stream():
+        invocation = dbt.cli(args, context=context)
+        for event in invocation.stream():
             if isinstance(event, dg.Output):
                 outputs.append(event)
             else:
                 yield event
     finally:
+        if invocation is not None:  # dagster-dbt's copy of the project, for a huge selection
+            target = Path(dbt_project.project_dir) / dbt_project.target_path
+            keep_from_copy(invocation.project_dir, invocation.target_path, target)
         if spark:  # what Spark built, readable through the warehouse (sources/spark_views.py)
             views = publish(Path(warehouse.path), environment.spark_dir())
             context.log.info(f"{len(views)} Spark tables published as warehouse views")
