@@ -48,7 +48,12 @@ near_last as (
 
 eligible as (
     -- period k has fully elapsed when started_at + (k + 1) periods <= the observation end
-    select user_id, started_at, cohort_date, least(last_period, {{ var('retention_periods') }}) as last_period
+    select
+        user_id,
+        started_at,
+        cohort_date,
+        case when last_period > {{ var('retention_periods') }} then {{ var('retention_periods') }}
+             else last_period end as last_period
     from (
         select
             near_last.*,

@@ -47,7 +47,8 @@ reaches as (
     -- people per cohort and the last period they count in as retained "on or after": the
     -- lesser of their last eligible period and their last return
     select eligible.cohort_date,
-           least(eligible.last_period, last_returns.last_period) as reach,
+           case when last_returns.last_period < eligible.last_period
+                then last_returns.last_period else eligible.last_period end as reach,
            count(*) as people
     from eligible
     inner join last_returns on last_returns.user_id = eligible.user_id

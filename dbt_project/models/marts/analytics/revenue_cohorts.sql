@@ -105,7 +105,7 @@ cumulative as (
         grid.cohort_date,
         grid.period,
         sum(coalesce(revenue_changes.change, 0)) over (
-            partition by grid.cohort_date order by grid.period
+            partition by grid.cohort_date order by grid.period nulls first
             rows between unbounded preceding and current row
         ) as cumulative_revenue
     from grid
